@@ -1,0 +1,33 @@
+# The course's commands. `make lab` opens the course, `make test` runs every test.
+# Both create a virtual environment in .venv on first use (Python 3.11).
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+export KERAS_BACKEND ?= jax
+
+.PHONY: lab test notebooks student clean-notebooks benchmark
+
+lab: $(VENV)/installed
+	$(BIN)/jupyter lab notebooks/00_meet_the_data.ipynb
+
+test: $(VENV)/installed
+	$(BIN)/python -m pytest
+
+# Re-execute the lessons and store their outputs (needs MNIST_NPZ or internet).
+notebooks: $(VENV)/installed
+	$(BIN)/python tools/run_notebooks.py
+
+clean-notebooks: $(VENV)/installed
+	$(BIN)/python tools/nbclean.py notebooks/*.ipynb
+
+student: $(VENV)/installed
+	$(BIN)/python tools/student_edition.py
+
+benchmark: $(VENV)/installed
+	$(BIN)/python benchmarks/run.py
+
+$(VENV)/installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt -e .
+	touch $@
