@@ -282,6 +282,24 @@ def gradient_descent(X, y, learning_rate, iterations, n_hidden=10, rng=None,
     return params, {"loss": loss, "accuracy": accuracy}
 
 
+def confusion_matrix(y_true, y_pred, num_classes=NUM_CLASSES):
+    """Counts C (k, k): C[i, j] = samples of true class i predicted as j.       Lesson 07
+
+    y_true, y_pred: (m,) ints in 0..k-1. Rows are true labels, so C.sum(axis=1) counts
+    each class and np.trace(C) / m is the accuracy.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1 or y_true.dtype.kind not in "iu" \
+            or y_pred.dtype.kind not in "iu":
+        raise ValueError(f"confusion_matrix expects two integer (m,) arrays, got "
+                         f"{y_true.dtype} {y_true.shape} and {y_pred.dtype} {y_pred.shape}")
+    if y_true.size and (min(y_true.min(), y_pred.min()) < 0
+                        or max(y_true.max(), y_pred.max()) >= num_classes):
+        raise ValueError(f"confusion_matrix: labels must lie in 0..{num_classes - 1}")
+    flat = num_classes * y_true.astype(np.int64) + y_pred              # (m,) cell of each sample
+    return np.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
 # --------------------------------------------------------------------------- saving
 def _digest(params):
     h = hashlib.sha256()

@@ -262,6 +262,27 @@ def test_predictions_and_accuracy():
         nc.make_predictions(X, params)
 
 
+def test_confusion_matrix_by_hand():
+    y_true = np.array([0, 0, 1, 2, 2, 2], np.uint8)
+    y_pred = np.array([0, 1, 1, 2, 0, 2])
+    expected = [[1, 1, 0],
+                [0, 1, 0],
+                [1, 0, 2]]                                    # rows: true label
+    C = nc.confusion_matrix(y_true, y_pred, num_classes=3)
+    np.testing.assert_array_equal(C, expected)
+    assert C.dtype.kind == "i"
+    assert nc.confusion_matrix(y_true, y_pred).shape == (10, 10)
+    np.testing.assert_array_equal(nc.confusion_matrix(np.array([], int), np.array([], int), 2),
+                                  np.zeros((2, 2)))
+    big = np.full(3, 19, np.uint8)                            # 20 * 19 + 19 overflows uint8
+    assert nc.confusion_matrix(big, big, num_classes=20)[19, 19] == 3
+    with pytest.raises(ValueError, match=r"0\.\.2"):
+        nc.confusion_matrix(y_true, y_pred + 1, num_classes=3)
+    with pytest.raises(ValueError, match=r"\(m,\)"):
+        nc.confusion_matrix(y_true, y_pred[:5])
+    with pytest.raises(ValueError, match="integer"):
+        nc.confusion_matrix(y_true, y_pred.astype(float))
+
 def test_gradient_descent_learns_a_separable_problem(capsys):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 200)
