@@ -11,8 +11,8 @@ which). Conventions used throughout:
   (``dW1`` is dL/dW1 of the mean cross-entropy L).
 
 No plotting, no global state, no global random seeding: randomness comes from a
-``np.random.Generator`` (or a seed) passed in. Only ``gradient_descent(progress=True)``
-and the command-line entry point print.
+``np.random.Generator`` (or a seed) passed in. Only ``gradient_descent(progress=True)``,
+``train(progress=True)`` and the command-line entry point print.
 
 Run ``python npcore.py`` to train the original 784->10->10 network and report its
 test accuracy (set ``MNIST_NPZ`` to a local mnist.npz when offline).
@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -298,6 +299,154 @@ def confusion_matrix(y_true, y_pred, num_classes=NUM_CLASSES):
         raise ValueError(f"confusion_matrix: labels must lie in 0..{num_classes - 1}")
     flat = num_classes * y_true.astype(np.int64) + y_pred              # (m,) cell of each sample
     return np.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+# --------------------------------------------------------------------------- mini-batches and optimizers
+def iterate_minibatches(X, y, batch_size, rng):
+    """Yield (X_batch (b, d), y_batch (b,)) over a fresh random permutation.  Lesson 08
+
+    Every call draws a new order from ``rng`` (a seed or a ``np.random.Generator``),
+    so each epoch sees the samples shuffled differently; b = ``batch_size`` except
+    for the last batch, which holds the m % batch_size leftovers (if any).
+    """
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)} labels")
+    order = np.random.default_rng(rng).permutation(len(X))     # (m,)
+    for start in range(0, len(X), batch_size):
+        batch = order[start:start + batch_size]                # (b,)
+        yield X[batch], y[batch]                               # (b, d), (b,)
+
+
+def init_optimizer_state(params, method="momentum"):
+    """Zeroed optimizer state for ``params``.                                  Lesson 08
+
+    ``"sgd"``: {} (nothing to remember); ``"momentum"``: the velocity
+    {W1: zeros like W1, ...}; ``"adam"``: {"t": 0, "m": {W1: ...}, "v": {W1: ...}}.
+    """
+    zeros = lambda: {key: np.zeros_like(P) for key, P in params.items()}  # noqa: E731
+    if method == "sgd":
+        return {}
+    if method == "momentum":
+        return zeros()
+    if method == "adam":
+        return {"t": 0, "m": zeros(), "v": zeros()}
+    raise ValueError(f"optimizer must be 'sgd', 'momentum' or 'adam', got {method!r}")
+
+
+def momentum_update(params, grads, velocity, learning_rate, beta=0.9):
+    """SGD with momentum, in place: V <- beta V - alpha dP;  P <- P + V.      Lesson 08
+
+    Same shapes as ``params``; V is ``velocity[key]``. This is Keras's (and
+    Sutskever et al.'s) form; PyTorch keeps V' = -V / alpha, the same steps for
+    a constant alpha. Changes ``params`` and ``velocity`` in place (no new
+    arrays of the parameters' size) and returns ``params``.
+    """
+    for key, P in params.items():
+        V = velocity[key]
+        V *= beta                                              # beta V
+        V -= learning_rate * grads[f"d{key}"]                  # beta V - alpha dP
+        P += V
+    return params
+
+
+def adam_update(params, grads, state, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam (Kingma & Ba 2015), in place; ``state`` from init_optimizer_state.  Lesson 08
+
+    t <- t + 1;  M <- beta1 M + (1 - beta1) dP;  S <- beta2 S + (1 - beta2) dP**2;
+    P <- P - alpha * (M / (1 - beta1**t)) / (sqrt(S / (1 - beta2**t)) + eps).
+    Dividing by 1 - beta**t (bias correction) undoes the pull towards the zeros M
+    and S start from. M, S (``state["m"][key]``, ``state["v"][key]``) have P's shape.
+    Returns ``params``.
+    """
+    state["t"] += 1
+    t = state["t"]
+    for key, P in params.items():
+        dP, M, S = grads[f"d{key}"], state["m"][key], state["v"][key]
+        M *= beta1
+        M += (1 - beta1) * dP                                  # running mean of dP
+        S *= beta2
+        S += (1 - beta2) * np.square(dP)                       # running mean of dP**2
+        M_hat, S_hat = M / (1 - beta1**t), S / (1 - beta2**t)  # bias-corrected
+        P -= learning_rate * M_hat / (np.sqrt(S_hat) + eps)
+    return params
+
+
+def cosine_schedule(step, total_steps, base_lr, final_lr=0.0, warmup_steps=0):
+    """Learning rate at ``step`` (0-based) of ``total_steps``.                 Lesson 08
+
+    Rises linearly to ``base_lr`` over ``warmup_steps`` steps (none by default),
+    then follows half a cosine from ``base_lr`` down to ``final_lr`` at the last step:
+    lr = final + (base - final) (1 + cos(pi p)) / 2, p = progress in [0, 1].
+    """
+    if step < warmup_steps:
+        return base_lr * (step + 1) / warmup_steps
+    p = (step - warmup_steps) / max(total_steps - 1 - warmup_steps, 1)
+    # a Python float: an np.float64 would turn float32 updates into float64
+    return float(final_lr + (base_lr - final_lr) * 0.5 * (1 + np.cos(np.pi * min(p, 1.0))))
+
+
+def evaluate(X, y, params, batch_size=10000):
+    """(mean cross-entropy, accuracy) of params on X (m, d), y (m,).           Lesson 08"""
+    L, loss, correct = len(params) // 2, 0.0, 0
+    for start in range(0, len(X), batch_size):
+        Xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+        A = forward_propagation(Xb, params)[f"A{L}"]           # (b, k)
+        loss += cross_entropy(A, one_hot(yb, A.shape[1], A.dtype)) * len(Xb)
+        correct += int(np.sum(get_predictions(A) == yb))
+    return loss / len(X), correct / len(X)
+
+
+def train(X, y, params, epochs, batch_size, learning_rate, optimizer="momentum", rng=None,
+          X_val=None, y_val=None, schedule="cosine", progress=False, warmup_steps=0,
+          **optimizer_kwargs):
+    """Mini-batch training of ``params`` on X (m, d), y (m,).                  Lesson 08
+
+    Each epoch shuffles (``iterate_minibatches`` with ``rng``) and takes one step
+    per batch with ``optimizer`` ("sgd", "momentum" or "adam"; extra keyword
+    arguments such as beta go to it). ``schedule="cosine"`` decays the rate from
+    ``learning_rate`` to 0 over all steps (after ``warmup_steps``); None keeps it
+    constant. Returns ``(params, history)``: history holds arrays (epochs,) of
+    "loss" and "accuracy" (mean over the epoch's batches, as Keras reports them),
+    "val_loss" and "val_accuracy" (after the epoch; NaN without X_val), "lr"
+    (at the epoch's last step) and "seconds" (wall time of the epoch, validation
+    included). ``params`` is updated in place.
+    """
+    _check_X(X, layer_sizes(params)[0])
+    rng = np.random.default_rng(rng)
+    state = init_optimizer_state(params, optimizer)
+    L, steps_per_epoch = len(params) // 2, -(-len(X) // batch_size)
+    total_steps = epochs * steps_per_epoch
+    history = {key: np.full(epochs, np.nan) for key in
+               ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds")}
+    step = 0
+    for epoch in range(epochs):
+        start, loss_sum, correct = time.perf_counter(), 0.0, 0
+        for Xb, yb in iterate_minibatches(X, y, batch_size, rng):
+            lr = learning_rate if schedule is None else \
+                cosine_schedule(step, total_steps, learning_rate, warmup_steps=warmup_steps)
+            Yb = one_hot(yb, dtype=X.dtype)                    # (b, k)
+            cache = forward_propagation(Xb, params)
+            loss_sum += cross_entropy(cache[f"A{L}"], Yb) * len(Xb)
+            correct += int(np.sum(get_predictions(cache[f"A{L}"]) == yb))
+            grads = backward_propagation(Xb, Yb, params, cache)
+            if optimizer == "momentum":
+                momentum_update(params, grads, state, lr, **optimizer_kwargs)
+            elif optimizer == "adam":
+                adam_update(params, grads, state, lr, **optimizer_kwargs)
+            else:
+                params.update(update_params(params, grads, lr))
+            step += 1
+        history["loss"][epoch], history["accuracy"][epoch] = loss_sum / len(X), correct / len(X)
+        if not np.isfinite(history["loss"][epoch]):
+            raise ValueError(f"loss became {history['loss'][epoch]} in epoch {epoch}: "
+                             f"lower the learning rate")
+        if X_val is not None:
+            history["val_loss"][epoch], history["val_accuracy"][epoch] = evaluate(X_val, y_val, params)
+        history["lr"][epoch], history["seconds"][epoch] = lr, time.perf_counter() - start
+        if progress:
+            print(f"epoch {epoch + 1:3d}  loss {history['loss'][epoch]:.4f}  "
+                  f"accuracy {history['accuracy'][epoch]:.4f}  val_loss {history['val_loss'][epoch]:.4f}  "
+                  f"val_accuracy {history['val_accuracy'][epoch]:.4f}  {history['seconds'][epoch]:.1f} s")
+    return params, history
 
 
 # --------------------------------------------------------------------------- saving
