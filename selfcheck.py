@@ -15,6 +15,7 @@ a check's output is that one line or the error. Gradients are checked in float64
 against finite differences (``npcore.numerical_gradient``).
 """
 import contextlib
+import functools
 import io
 import warnings
 
@@ -39,7 +40,6 @@ class SelfCheckError(AssertionError):
 
 # --------------------------------------------------------------------------- shared helpers
 def _fail(message):
-    __tracebackhide__ = True                           # hide this frame in pytest/IPython tracebacks
     raise SelfCheckError(message)
 
 
@@ -85,7 +85,6 @@ def _run(fn, *args, names=(), **kwargs):
     is not written yet; any other exception, or an argument changed in place, fails
     the check with a hint.
     """
-    __tracebackhide__ = True
     if not callable(fn):
         _fail(f"pass the function itself, e.g. check(my_function), not a {type(fn).__name__}")
     name = getattr(fn, "__name__", "your function")
@@ -111,7 +110,6 @@ def _run(fn, *args, names=(), **kwargs):
 
 def _array(value, what, returned=True):
     """The learner's result as a numeric ndarray, or a hint why it is not one."""
-    __tracebackhide__ = True
     try:
         a = np.asarray(value)
     except Exception:                                  # ragged lists and the like
@@ -124,7 +122,6 @@ def _array(value, what, returned=True):
 
 def _dict(value, what, keys):
     """The learner's dict result, with the keys and array values it must hold."""
-    __tracebackhide__ = True
     if not isinstance(value, dict):
         _fail(f"{what} should be a dict with keys {', '.join(keys)}, not a {type(value).__name__}")
     missing = [k for k in keys if k not in value]
@@ -134,7 +131,6 @@ def _dict(value, what, keys):
 
 
 def _shape(a, shape, what, hint):
-    __tracebackhide__ = True
     if a.shape != tuple(shape):
         _fail(f"{what} has shape {a.shape}, expected {tuple(shape)} — {hint}")
 
@@ -144,7 +140,6 @@ def _compare(got, want, what, hint, wrongs=(), rtol=1e-4, atol=1e-6):
 
     wrongs: (wrong_value, hint) pairs, tried in order when got is not right.
     """
-    __tracebackhide__ = True
     _shape(got, want.shape, what, hint)
     if np.allclose(got, want, rtol=rtol, atol=atol):
         return
@@ -162,10 +157,26 @@ def _rng(seed=0):
     return np.random.default_rng(seed)
 
 
+def _check(check):
+    """Decorator of every check_*: a failure's traceback ends at the learner's cell.
+
+    The helpers' frames are dropped (the learner's own frames stay visible through
+    the error's cause when their function raised).
+    """
+    @functools.wraps(check)
+    def run_check(fn):
+        __tracebackhide__ = True
+        try:
+            return check(fn)
+        except SelfCheckError as error:
+            raise error.with_traceback(None)
+    return run_check
+
+
 # --------------------------------------------------------------------------- lesson 00
+@_check
 def check_preprocess(fn):
     """fn(x) with x (n, 28, 28) uint8 -> X (n, 784) float32 in [0, 1]."""
-    __tracebackhide__ = True
     for n in (5, 1):
         x = _rng(n).integers(0, 256, (n, 28, 28), dtype=np.uint8)
         x[0, 0, :2] = 0, 255                               # both ends of the pixel range
@@ -191,9 +202,9 @@ def check_preprocess(fn):
 
 
 # --------------------------------------------------------------------------- lesson 01
+@_check
 def check_one_hot(fn):
     """fn(y, num_classes) -> Y (m, num_classes) with Y[i, y[i]] = 1 and zeros elsewhere."""
-    __tracebackhide__ = True
     for y, k in ((np.array([0, 1, 2]), 10), (np.array([3, 0, 9, 3, 7]), 10), (np.array([1, 0, 1, 2]), 4)):
         Y = _array(_run(fn, y, k, names=("y",)), "one_hot")
         if Y.shape == (len(y), y.max() + 1) and y.max() + 1 != k:
@@ -221,7 +232,6 @@ _Z_RELU = np.array([[-2.5, 0.0, 1.5, 3.0], [0.5, -0.1, 0.0, -7.0], [2.0, 1e-3, -
 
 def _check_elementwise(fn, what, reference, wrongs):
     """Shared by relu and its derivative: same shape as Z, values as reference(Z)."""
-    __tracebackhide__ = True
     for Z in (_Z_RELU, _Z_RELU[:2, :3].T.copy(), _Z_RELU.astype(np.float32)):
         got = _array(_run(fn, Z, names=("Z",)), what)
         if got.shape != Z.shape:
@@ -231,9 +241,9 @@ def _check_elementwise(fn, what, reference, wrongs):
                  wrongs=[(wrong(Z), hint) for wrong, hint in wrongs])
 
 
+@_check
 def check_relu(fn):
     """fn(Z) -> max(Z, 0) elementwise, Z unchanged."""
-    __tracebackhide__ = True
     _check_elementwise(fn, "relu", npcore.relu, [
         (npcore.relu_derivative, "relu returns 0s and 1s — that is its derivative; relu keeps "
                                  "positive values: np.maximum(Z, 0)"),
@@ -243,9 +253,9 @@ def check_relu(fn):
     _passed("relu", "max(Z, 0) elementwise for any shape, input left unchanged, matches npcore.relu")
 
 
+@_check
 def check_relu_derivative(fn):
     """fn(Z) -> 1 where Z > 0, else 0 (0 at the kink Z = 0), Z unchanged."""
-    __tracebackhide__ = True
     _check_elementwise(fn, "relu_derivative", npcore.relu_derivative, [
         (lambda Z: (Z >= 0).astype(float), "relu_derivative(0) is 1 — this course takes 0 at the "
                                            "kink Z = 0: use Z > 0, not Z >= 0"),
@@ -260,9 +270,9 @@ def check_relu_derivative(fn):
 
 
 # --------------------------------------------------------------------------- lesson 03
+@_check
 def check_softmax(fn):
     """fn(Z) (m, k) -> rows of probabilities; stable at huge logits."""
-    __tracebackhide__ = True
     for Z in (_rng(3).normal(0, 2, (4, 3)), _rng(4).normal(0, 2, (2, 10)).astype(np.float32)):
         A = _array(_run(fn, Z, names=("Z",)), "softmax")
         _shape(A, Z.shape, "softmax", "one probability per logit: normalise each row, "
@@ -278,19 +288,20 @@ def check_softmax(fn):
     bad = [row for row in range(len(A)) if not np.all(np.isfinite(A[row]))]
     if bad:                     # row 1 holds the largest logit: if it is fine, others underflowed
         row = bad[0]
-        hint = ("exp overflows — subtract each row's maximum before exp" if 1 in bad else
-                "exp underflows to 0 and 0/0 is nan — subtract each row's OWN maximum "
+        hint = (f"exp({extreme[row].max():g}) overflows to inf: subtract each row's maximum before "
+                f"exp" if 1 in bad else
+                "exp underflows to 0 and 0/0 is nan: subtract each row's OWN maximum "
                 "(axis=1, keepdims=True), not the maximum of the whole matrix")
-        _fail(f"softmax returns {_num(A[row][~np.isfinite(A[row])][0])} for logits "
-              f"{np.array2string(extreme[row], separator=', ')} — {hint}")
+        logits = ", ".join(f"{z:g}" for z in extreme[row])
+        _fail(f"softmax returns {_num(A[row][~np.isfinite(A[row])][0])} for logits [{logits}] — {hint}")
     _compare(A, npcore.softmax(extreme), "softmax at extreme logits",
              "subtract each row's maximum before exp")
     _passed("softmax", "rows sum to 1, stable at logits of ±1e4, matches npcore.softmax")
 
 
+@_check
 def check_cross_entropy(fn):
     """fn(A2, Y) -> mean cross-entropy, a finite float even when a probability is 0."""
-    __tracebackhide__ = True
     for m, seed in ((4, 5), (7, 6)):
         rng = _rng(seed)
         A2 = npcore.softmax(rng.normal(0, 2, (m, 3)))
@@ -329,10 +340,10 @@ def check_cross_entropy(fn):
 
 
 # --------------------------------------------------------------------------- lesson 04
+@_check
 def check_init_params(fn):
     """fn(n_input, n_hidden, n_output, rng) -> params: random W of shape (in, out), zero b."""
-    __tracebackhide__ = True
-    for sizes in ((6, 4, 3), (784, 10, 10)):
+    for sizes in ((784, 10, 10), (6, 4, 3)):
         n_in, h, k = sizes
         params = _dict(_run(fn, *sizes, _rng(0)), "the result of init_params", PARAM_KEYS)
         for key, shape in zip(PARAM_KEYS, ((n_in, h), (h,), (h, k), (k,))):
@@ -343,8 +354,9 @@ def check_init_params(fn):
                                             "of Z" if key[0] == "b" else "W is (inputs, outputs)")
             if key[0] == "b" and np.any(params[key] != 0):
                 _fail(f"{key} is not zero — start the biases at 0 (np.zeros)")
-    again = _dict(_run(fn, 784, 10, 10, _rng(0)), "the result of init_params", PARAM_KEYS)
-    if not np.array_equal(again["W1"], params["W1"]):
+    once, again = (_dict(_run(fn, 6, 4, 3, _rng(0)), "the result of init_params", PARAM_KEYS)
+                   for _ in range(2))
+    if not np.array_equal(once["W1"], again["W1"]):
         _fail("init_params gave different weights for two calls with np.random.default_rng(0) — "
               "draw from the rng you are given (rng.standard_normal), not from np.random")
     params = _dict(_run(fn, 784, 100, 50, _rng(1)), "the result of init_params", PARAM_KEYS)
@@ -376,9 +388,9 @@ def _net_case(m, d=6, h=4, k=3, seed=0):
     return X, Y, params
 
 
+@_check
 def check_forward_propagation(fn):
     """fn(X, params) -> cache {Z1, A1, Z2, A2} of the 2-layer net."""
-    __tracebackhide__ = True
     for m in (3, 7):
         X, _, p = _net_case(m)
         cache = _dict(_run(fn, X, p, names=("X", "params")),
@@ -422,9 +434,9 @@ def _factor(got, want):
     return c if c != 0 and np.allclose(g, c * w, rtol=1e-5, atol=1e-9) else None
 
 
+@_check
 def check_backward_propagation(fn):
     """fn(X, Y, params, cache) -> grads {dW1, db1, dW2, db2}, checked by finite differences."""
-    __tracebackhide__ = True
     sizes, results = (5, 8), {}
     for m in sizes:
         X, Y, p = _net_case(m)
@@ -486,9 +498,9 @@ def check_backward_propagation(fn):
 
 
 # --------------------------------------------------------------------------- lesson 06
+@_check
 def check_update_params(fn):
     """fn(params, grads, learning_rate) -> new params P - learning_rate * dP, inputs unchanged."""
-    __tracebackhide__ = True
     X, Y, p = _net_case(4)
     grads = npcore.backward_propagation(X, Y, p, npcore.forward_propagation(X, p))
     for lr in (0.5, 0.1):
@@ -507,9 +519,9 @@ def check_update_params(fn):
                              "matches npcore.update_params")
 
 
+@_check
 def check_get_accuracy(fn):
     """fn(predictions, y) -> fraction correct, a float in [0, 1]."""
-    __tracebackhide__ = True
     for preds, y in (([1, 2, 3, 4, 0], [1, 2, 0, 4, 9]), ([7, 7, 1, 0, 2, 2, 9, 5], [7, 1, 1, 0, 2, 2, 9, 3])):
         preds, y = np.array(preds), np.array(y)
         got = _array(_run(fn, preds, y, names=("predictions", "y")), "get_accuracy")
@@ -527,9 +539,9 @@ def check_get_accuracy(fn):
                             "matches npcore.get_accuracy")
 
 
+@_check
 def check_gradient_descent(fn):
     """fn(X, y, learning_rate, iterations, rng) -> (params, history) as npcore.gradient_descent."""
-    __tracebackhide__ = True
     rng = _rng(7)
     X, y = rng.random((24, 12), dtype=np.float32), rng.integers(0, 10, 24)
     lr, iterations = 0.5, 6
@@ -563,9 +575,9 @@ def check_gradient_descent(fn):
 
 
 # --------------------------------------------------------------------------- lesson 07
+@_check
 def check_confusion_matrix(fn):
     """fn(y_true, y_pred, num_classes) -> (k, k) integer counts, rows = true labels."""
-    __tracebackhide__ = True
     cases = ((np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2]), 4),
              (np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5]), np.array([3, 1, 4, 7, 5, 9, 2, 6, 3, 3, 5]), 10))
     for y_true, y_pred, k in cases:
@@ -591,9 +603,9 @@ def check_confusion_matrix(fn):
                                 "num_classes wide, matches npcore.confusion_matrix")
 
 
+@_check
 def check_per_class_accuracy(fn):
     """fn(cm) (k, k) -> (k,) recall per true class: diagonal / row sums."""
-    __tracebackhide__ = True
     for cm in (np.array([[5, 1, 0], [2, 6, 2], [0, 3, 1]]),
                npcore.confusion_matrix(_rng(8).integers(0, 10, 200), _rng(9).integers(0, 10, 200))):
         got = _array(_run(fn, cm, names=("cm",)), "per_class_accuracy")

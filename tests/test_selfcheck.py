@@ -281,10 +281,10 @@ MUSEUM = [
     ("relu_derivative", npcore.relu, "relu_derivative returns relu(Z)"),
     ("relu_derivative", _relu_derivative_in_place, " changed its argument Z in place"),
     # lesson 03
-    ("softmax", _softmax_no_max, "softmax returns nan for logits [ 1000.,     0., -1000.] — exp "
-                                 "overflows — subtract each row's maximum before exp"),
-    ("softmax", _softmax_global_max, "softmax returns nan for logits [ 1000.,     0., -1000.] — "
-                                     "exp underflows to 0 and 0/0 is nan — subtract each row's OWN "
+    ("softmax", _softmax_no_max, "softmax returns nan for logits [1000, 0, -1000] — exp(1000) "
+                                 "overflows to inf: subtract each row's maximum before exp"),
+    ("softmax", _softmax_global_max, "softmax returns nan for logits [1000, 0, -1000] — "
+                                     "exp underflows to 0 and 0/0 is nan: subtract each row's OWN "
                                      "maximum"),
     ("softmax", _softmax_axis0, "softmax rows sum to 0.29, not 1 — did you normalise over axis=1?"),
     ("softmax", _softmax_whole_matrix, "softmax rows sum to 0.183, not 1 — did you normalise over "
@@ -305,9 +305,10 @@ MUSEUM = [
      "cross_entropy returned shape (4,) for a batch of 4 — average over the batch"),
     # lesson 04
     ("init_params", _init_shaped(lambda i, o: (o, i)),
-     "W1 has shape (4, 6) instead of (6, 4) — rows are samples, so W1 is (inputs, outputs)"),
+     "W1 has shape (10, 784) instead of (784, 10) — rows are samples, so W1 is (inputs, "
+     "outputs)"),
     ("init_params", _init_shaped(lambda i, o: (i, o), b_shape=lambda n: (n, 1)),
-     "b1 has shape (4, 1), expected (4,) — biases are vectors (n,)"),
+     "b1 has shape (10, 1), expected (10,) — biases are vectors (n,)"),
     ("init_params", _init_shaped(lambda i, o: (i, o), bias=np.ones), "b1 is not zero"),
     ("init_params", _init_shaped(lambda i, o: (i, o),                       # np.random, not rng
                                  draw=lambda rng, shape: np.random.default_rng().standard_normal(shape)),
