@@ -62,9 +62,11 @@ def _snapshot(value):
 
 def _unchanged(old, new):
     if isinstance(old, np.ndarray):
-        return isinstance(new, np.ndarray) and old.shape == new.shape and np.array_equal(old, new, equal_nan=True)
+        return (isinstance(new, np.ndarray) and old.shape == new.shape
+                and np.array_equal(old, new, equal_nan=True))
     if isinstance(old, dict):
-        return isinstance(new, dict) and old.keys() == new.keys() and all(_unchanged(old[k], new[k]) for k in old)
+        return (isinstance(new, dict) and old.keys() == new.keys()
+                and all(_unchanged(old[k], new[k]) for k in old))
     return True
 
 
@@ -236,7 +238,8 @@ def _check_elementwise(fn, what, reference, wrongs):
         got = _array(_run(fn, Z, names=("Z",)), what)
         if got.shape != Z.shape:
             _fail(f"{what} returned shape {got.shape} for Z of shape {Z.shape} — it works "
-                  f"elementwise (np.max reduces; np.maximum(Z, 0) compares elementwise)")
+                  f"elementwise, so the result has Z's shape (np.max reduces an axis; "
+                  f"np.maximum(Z, 0) compares elementwise)")
         _compare(got, reference(Z), what, f"check {what} entry by entry against its definition",
                  wrongs=[(wrong(Z), hint) for wrong, hint in wrongs])
 
@@ -522,11 +525,13 @@ def check_update_params(fn):
 @_check
 def check_get_accuracy(fn):
     """fn(predictions, y) -> fraction correct, a float in [0, 1]."""
-    for preds, y in (([1, 2, 3, 4, 0], [1, 2, 0, 4, 9]), ([7, 7, 1, 0, 2, 2, 9, 5], [7, 1, 1, 0, 2, 2, 9, 3])):
+    for preds, y in (([1, 2, 3, 4, 0], [1, 2, 0, 4, 9]),
+                     ([7, 7, 1, 0, 2, 2, 9, 5], [7, 1, 1, 0, 2, 2, 9, 3])):
         preds, y = np.array(preds), np.array(y)
         got = _array(_run(fn, preds, y, names=("predictions", "y")), "get_accuracy")
         if got.shape != ():
-            _fail(f"get_accuracy returned shape {got.shape} — return one number, np.mean(predictions == y)")
+            _fail(f"get_accuracy returned shape {got.shape} — return one number, "
+                  f"np.mean(predictions == y)")
         want = npcore.get_accuracy(preds, y)
         correct = int(np.sum(preds == y))
         _compare(got, np.array(want), f"get_accuracy for {correct} right out of {len(y)}",

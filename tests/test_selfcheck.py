@@ -270,7 +270,7 @@ MUSEUM = [
      "one_hot returned shape (10, 3) for 3 labels — rows are samples"),
     # lesson 02
     ("relu", lambda Z: np.max(Z, 0), "relu returned shape (4,) for Z of shape (3, 4) — it works "
-                                     "elementwise (np.max reduces"),
+                                     "elementwise, so the result has Z's shape"),
     ("relu", _relu_in_place, " changed its argument Z in place"),
     ("relu", lambda Z: (Z > 0).astype(Z.dtype), "relu returns 0s and 1s — that is its derivative"),
     ("relu", np.abs, "relu returns |Z|"),
@@ -351,7 +351,8 @@ MUSEUM = [
      r"-?[\d.e+-]+ — is a factor 2 or a 1/m missing\?"),
     ("backward_propagation", _backprop(dW2_from_Z1=True),
      r"gradient check failed for dW2\[\d, \d\] \(batch of 5\): analytic .* — check dW2 = A1.T @ dZ2"),
-    ("backward_propagation", lambda X, Y, p, c: {k: v.T for k, v in npcore.backward_propagation(X, Y, p, c).items()},
+    ("backward_propagation",
+     lambda X, Y, p, c: {k: v.T for k, v in npcore.backward_propagation(X, Y, p, c).items()},
      "dW2 has shape (3, 4), expected (4, 3) — a gradient has its parameter's shape"),
     # lesson 06
     ("update_params", lambda p, g, lr: {k: P + lr * g[f"d{k}"] for k, P in p.items()},
