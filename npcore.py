@@ -134,7 +134,7 @@ def cross_entropy(A2, Y):
         raise ValueError(f"cross_entropy expects A2 and one-hot Y of one shape (m, k), "
                          f"got {A2.shape} and {Y.shape}")
     tiny = np.finfo(np.result_type(A2, np.float32)).tiny
-    return float(-np.sum(Y * np.log(np.maximum(A2, tiny))) / len(Y))
+    return float(-np.sum(Y * np.log(np.maximum(A2, tiny))) / len(Y)) + 0.0  # never -0.0
 
 
 # --------------------------------------------------------------------------- the network
