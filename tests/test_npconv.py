@@ -44,20 +44,22 @@ def tiny_cnn(seed=0, m=3, dtype=np.float64):
 
 
 # --------------------------------------------------------------------------- convolution
-def test_conv_forward_matches_naive_loops():
+@pytest.mark.parametrize("C", [1, 3, 6])                   # im2col copies differently for C < 4
+def test_conv_forward_matches_naive_loops(C):
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((2, 7, 6, 3))                   # non-square, several channels
-    K = rng.standard_normal((3, 2, 3, 4))                   # non-square kernel
+    X = rng.standard_normal((2, 7, 6, C))                   # non-square
+    K = rng.standard_normal((3, 2, C, 4))                   # non-square kernel
     b = rng.standard_normal(4)
     Z, _ = cv.conv_forward(X, K, b)
     assert Z.shape == (2, 5, 5, 4)
     np.testing.assert_allclose(Z, conv_naive(X, K, b), rtol=1e-12, atol=1e-12)
 
 
-def test_im2col_rows_are_windows_in_kernel_order():
-    X = np.arange(2 * 4 * 5 * 2, dtype=float).reshape(2, 4, 5, 2)
+@pytest.mark.parametrize("C", [2, 5])
+def test_im2col_rows_are_windows_in_kernel_order(C):
+    X = np.arange(2 * 4 * 5 * C, dtype=float).reshape(2, 4, 5, C)
     cols = cv.im2col(X, 2, 3)
-    assert cols.shape == (2 * 3 * 3, 2 * 3 * 2)
+    assert cols.shape == (2 * 3 * 3, 2 * 3 * C)
     # row (i=1, r=2, s=1) is X[1, 2:4, 1:4, :] flattened in (kh, kw, C) order
     np.testing.assert_array_equal(cols[1 * 9 + 2 * 3 + 1], X[1, 2:4, 1:4, :].ravel())
 
@@ -72,11 +74,12 @@ def test_col2im_is_the_adjoint_of_im2col():
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
 
-def test_conv_gradients_match_finite_differences():
+@pytest.mark.parametrize("C", [2, 5])
+def test_conv_gradients_match_finite_differences(C):
     """dK, db and dX of L = sum(G * Z) for a random G; below 1e-7 means agreement in float64."""
     rng = np.random.default_rng(2)
-    X = rng.standard_normal((2, 6, 5, 2))
-    K = rng.standard_normal((3, 2, 2, 3))
+    X = rng.standard_normal((2, 6, 5, C))
+    K = rng.standard_normal((3, 2, C, 3))
     b = rng.standard_normal(3)
     Z, cache = cv.conv_forward(X, K, b)
     G = rng.standard_normal(Z.shape)                        # dL/dZ
@@ -87,6 +90,8 @@ def test_conv_gradients_match_finite_differences():
         error = nc.relative_error(analytic, nc.numerical_gradient(loss, P))
         assert error < 1e-7, f"{name}: relative error {error:.2e}"
     assert cv.conv_backward(G, cache, need_dX=False)[0] is None
+    dcols = G.reshape(-1, 3) @ K.reshape(-1, 3).T            # the textbook route: col2im(dcols)
+    np.testing.assert_allclose(cv.col2im(dcols, X.shape, 3, 2), dX, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("X_shape, K_shape, b_shape", [
