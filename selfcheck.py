@@ -97,8 +97,9 @@ def _run(fn, *args, names=(), **kwargs):
             warnings.simplefilter("ignore")
             result = fn(*given, **kwargs)
     except NotImplementedError:
-        raise SelfCheckError(f"not done yet: write the body of {name} between the markers "
-                             f"and run this cell again") from None
+        raise SelfCheckError(f"not done yet: write the body of {name} in place of "
+                             f"`# YOUR CODE HERE` and `raise NotImplementedError()`, then run "
+                             f"the cell that defines it and this cell again") from None
     except Exception as exc:
         raise SelfCheckError(f"{name} raised {type(exc).__name__}: {exc}{_tip(exc)}") from exc
     if result is None:

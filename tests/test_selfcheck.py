@@ -85,8 +85,9 @@ def test_unwritten_exercise_says_not_done_yet(name, capsys):
     def my_function(*args, **kwargs):
         # YOUR CODE HERE
         raise NotImplementedError()
-    with pytest.raises(SelfCheckError, match=r"^not done yet: write the body of my_function between "
-                                             r"the markers and run this cell again$") as info:
+    with pytest.raises(SelfCheckError, match=re.escape(
+            "not done yet: write the body of my_function in place of `# YOUR CODE HERE` and "
+            "`raise NotImplementedError()`, then run the cell that defines it and this cell again")) as info:
         check(name)(my_function)
     assert info.value.__cause__ is None and info.value.__suppress_context__   # a short traceback
     assert capsys.readouterr().out == ""
