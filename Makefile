@@ -29,8 +29,8 @@ student: $(VENV)/installed
 benchmark: $(VENV)/installed
 	$(BIN)/python benchmarks/run.py
 
-$(VENV)/installed: requirements.txt pyproject.toml
+$(VENV)/installed: requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -r requirements.txt -e .
+	$(BIN)/python -m pip install -r requirements.txt -c constraints.txt -e .
 	touch $@
