@@ -147,6 +147,95 @@ def test_adam_keeps_float32_and_updates_in_place():
     assert params["W1"].dtype == state["m"]["W1"].dtype == state["v"]["W1"].dtype == np.float32
 
 
+def big_problem(seed=0):
+    """Parameters large enough to be cut into pieces and spread over threads."""
+    rng = np.random.default_rng(seed)
+    params = {"W1": rng.standard_normal((300, 700)).astype(np.float32),      # 210,000 numbers
+              "b1": rng.standard_normal(700).astype(np.float32),
+              "W2": np.asfortranarray(rng.standard_normal((700, 10)).astype(np.float32))}  # not C-contiguous
+    grads = {f"d{key}": rng.standard_normal(P.shape).astype(np.float32) for key, P in params.items()}
+    return params, grads
+
+
+def test_momentum_on_big_arrays_is_bit_for_bit_the_plain_formula():
+    params, grads = big_problem()
+    expected = {key: P.copy() for key, P in params.items()}
+    V_expected = {key: np.zeros_like(P) for key, P in params.items()}
+    velocity = nc.init_optimizer_state(params, "momentum")
+    W1, W2 = params["W1"], params["W2"]
+    for _ in range(3):
+        nc.momentum_update(params, grads, velocity, 0.05, beta=0.9)
+        for key in expected:                                  # the rule on whole arrays
+            V_expected[key] = 0.9 * V_expected[key] - 0.05 * grads[f"d{key}"]
+            expected[key] = expected[key] + V_expected[key]
+    assert params["W1"] is W1 and params["W2"] is W2
+    for key in params:
+        np.testing.assert_array_equal(params[key], expected[key])
+        np.testing.assert_array_equal(velocity[key], V_expected[key])
+
+
+def test_adam_on_big_arrays_is_bit_for_bit_the_plain_formula():
+    params, grads = big_problem(1)
+    expected = {key: P.copy() for key, P in params.items()}
+    state = nc.init_optimizer_state(params, "adam")
+    M = {key: np.zeros_like(P) for key, P in params.items()}
+    S = {key: np.zeros_like(P) for key, P in params.items()}
+    for t in (1, 2):
+        nc.adam_update(params, grads, state, 0.01)
+        for key in expected:
+            dP = grads[f"d{key}"]
+            M[key] = 0.9 * M[key] + (1 - 0.9) * dP
+            S[key] = 0.999 * S[key] + (1 - 0.999) * np.square(dP)
+            expected[key] = expected[key] - 0.01 * (M[key] / (1 - 0.9**t)) / (
+                np.sqrt(S[key] / (1 - 0.999**t)) + 1e-8)
+    for key in params:
+        np.testing.assert_array_equal(params[key], expected[key])
+        np.testing.assert_array_equal(state["m"][key], M[key])
+
+
+# --------------------------------------------------------------------------- augmentation
+def test_shift_images_moves_each_image_by_its_own_offset():
+    rng = np.random.default_rng(0)
+    images = np.zeros((50, 28, 28), np.float32)
+    images[:, 2:26, 2:26] = rng.random((50, 24, 24))           # empty border: a shift loses nothing
+    X = images.reshape(50, 784)
+    out = nc.shift_images(X, np.random.default_rng(3), max_shift=2)
+    assert out.shape == (50, 784) and out.dtype == np.float32
+    dy, dx = np.random.default_rng(3).integers(-2, 3, size=(2, 50))   # the offsets it drew
+    assert len(set(zip(dy.tolist(), dx.tolist()))) > 10
+    for i in range(50):
+        expected = np.roll(images[i], (dy[i], dx[i]), axis=(0, 1))  # down/right positive
+        np.testing.assert_array_equal(out[i].reshape(28, 28), expected)
+    np.testing.assert_array_equal(nc.shift_images(X, rng, max_shift=0), X)
+
+
+def test_shift_images_drops_what_leaves_the_frame():
+    X = np.zeros((1, 784), np.float32)
+    X[0, 0] = 1.0                                               # top-left pixel
+    rng = np.random.default_rng(0)
+    outs = [nc.shift_images(X, rng).reshape(28, 28) for _ in range(40)]
+    sums = {float(o.sum()) for o in outs}
+    assert sums == {0.0, 1.0}                                   # moved up/left: gone; else kept
+    assert all(o[:2, :2].sum() == o.sum() for o in outs)        # never further than 1 pixel
+
+
+def test_train_applies_augment_to_every_batch_with_its_rng():
+    X, y, params = tiny_problem(m=30, d=784, hidden=(4,))
+    reference = {k: v.copy() for k, v in params.items()}
+    nc.train(X, y, params, epochs=2, batch_size=8, learning_rate=0.1, rng=np.random.default_rng(4),
+             augment=nc.shift_images)
+    rng, velocity, step = np.random.default_rng(4), nc.init_optimizer_state(reference), 0
+    for _ in range(2):
+        for Xb, yb in nc.iterate_minibatches(X, y, 8, rng):
+            Xb = nc.shift_images(Xb, rng)
+            cache = nc.forward_propagation(Xb, reference)
+            grads = nc.backward_propagation(Xb, nc.one_hot(yb, dtype=X.dtype), reference, cache)
+            nc.momentum_update(reference, grads, velocity, nc.cosine_schedule(step, 8, 0.1))
+            step += 1
+    for key in params:
+        np.testing.assert_allclose(params[key], reference[key], rtol=1e-12)
+
+
 # --------------------------------------------------------------------------- schedule
 def test_cosine_schedule_values():
     assert nc.cosine_schedule(0, 11, 0.2) == pytest.approx(0.2)
