@@ -278,27 +278,8 @@ def cnn_predict(X, params, batch_size=1000):
     return npcore.get_predictions(cnn_predict_proba(X, params, batch_size))
 
 
-def random_shift(X, max_shift, rng):
-    """Each image of X (m, H, W, C) moved by its own random (dy, dx), |dy|, |dx| <= max_shift.
-
-    Pixels shifted in from outside are 0 (MNIST's background). Zero-pad by
-    ``max_shift`` on every side; the (2s+1) x (2s+1) possible crops of size H x W are a
-    strided view (``sliding_window_view``), and fancy indexing picks one per image:
-    one copy of the batch, no loop. ``rng``: a np.random.Generator (or seed).
-    """
-    s = int(max_shift)
-    if s == 0:
-        return X
-    rng = np.random.default_rng(rng)
-    m, H, W, C = X.shape
-    padded = np.pad(X, ((0, 0), (s, s), (s, s), (0, 0)))      # (m, H+2s, W+2s, C)
-    crops = sliding_window_view(padded, (H, W), axis=(1, 2))  # (m, 2s+1, 2s+1, C, H, W) view
-    dy, dx = rng.integers(0, 2 * s + 1, m), rng.integers(0, 2 * s + 1, m)   # (m,), (m,)
-    return crops[np.arange(m), dy, dx].transpose(0, 2, 3, 1)  # (m, H, W, C)
-
-
 def train_cnn(X, y, params, epochs, batch_size=64, learning_rate=1e-3, optimizer="adam",
-              rng=None, X_val=None, y_val=None, schedule="cosine", max_shift=0,
+              rng=None, X_val=None, y_val=None, schedule="cosine", augment=None,
               label_smoothing=0.0, progress=False, **optimizer_kwargs):
     """Mini-batch training of the CNN on X (m, 28, 28, 1) or (m, 784), y (m,).
 
@@ -306,10 +287,11 @@ def train_cnn(X, y, params, epochs, batch_size=64, learning_rate=1e-3, optimizer
     passes: each epoch shuffles (``npcore.iterate_minibatches`` with ``rng``) and
     takes one ``optimizer`` step per batch ("adam", "momentum" or "sgd"); with
     ``schedule="cosine"`` the rate decays from ``learning_rate`` to 0 over all steps.
-    Two regularisers, both off by default: ``max_shift`` moves every training image
-    by a random number of pixels up to that many in each direction (``random_shift``),
-    and ``label_smoothing`` = e trains against the targets (1 - e) Y + e / k instead
-    of the one-hot Y (rows still sum to 1, so dZ4 = (A4 - Y) / m still holds).
+    Two regularisers, both off by default: ``augment(X_batch, rng) -> X_batch`` (as
+    in ``npcore.train``, e.g. ``npcore.shift_images``, which works on (b, 28, 28, 1)
+    too) changes every training batch, drawing from the same ``rng``; and
+    ``label_smoothing`` = e trains against the targets (1 - e) Y + e / k instead of
+    the one-hot Y (rows still sum to 1, so dZ4 = (A4 - Y) / m still holds).
     Returns ``(params, history)`` with arrays (epochs,) "loss" (against the targets
     trained on), "accuracy" (mean over the epoch's batches), "val_loss",
     "val_accuracy" (NaN without X_val), "lr" and "seconds" (training time of the
@@ -329,7 +311,8 @@ def train_cnn(X, y, params, epochs, batch_size=64, learning_rate=1e-3, optimizer
         for Xb, yb in npcore.iterate_minibatches(X, y, batch_size, rng):
             lr = learning_rate if schedule is None else \
                 npcore.cosine_schedule(step, total_steps, learning_rate)
-            Xb = random_shift(Xb, max_shift, rng)                        # (b, 28, 28, 1)
+            if augment is not None:
+                Xb = augment(Xb, rng)                                    # (b, 28, 28, 1)
             Yb = npcore.one_hot(yb, dtype=X.dtype)                       # (b, 10)
             if label_smoothing:
                 Yb = (1 - label_smoothing) * Yb + label_smoothing / Yb.shape[1]   # (b, 10)

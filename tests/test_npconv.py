@@ -191,22 +191,6 @@ def test_cnn_backward_with_smoothed_targets():
         assert nc.relative_error(grads[f"d{key}"], numeric) < 1e-7, key
 
 
-def test_random_shift_moves_each_image_within_range():
-    rng = np.random.default_rng(9)
-    X = rng.random((40, 8, 7, 2))
-    shifted = cv.random_shift(X, 2, rng)
-    assert shifted.shape == X.shape
-    seen = set()
-    for i in range(len(X)):
-        padded = np.pad(X[i], ((2, 2), (2, 2), (0, 0)))
-        matches = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                   if np.array_equal(shifted[i], padded[2 - dy:2 - dy + 8, 2 - dx:2 - dx + 7])]
-        assert len(matches) == 1, f"image {i} is not one shift of the original"
-        seen.add(matches[0])
-    assert len(seen) > 10                                     # many different shifts drawn
-    assert cv.random_shift(X, 0, rng) is X
-
-
 def test_train_cnn_learns_a_tiny_task():
     """Label = the quadrant holding a bright 3x3 blob; ten short epochs must learn it."""
     rng = np.random.default_rng(8)
@@ -223,5 +207,6 @@ def test_train_cnn_learns_a_tiny_task():
     assert history["val_accuracy"][-1] >= 0.95                  # on 128 held-out images
     assert all(P.dtype == np.float32 for P in params.values())
     assert np.all(np.isnan(cv.train_cnn(X[:64], y[:64], params, 1, rng=0)[1]["val_accuracy"]))
-    _, history = cv.train_cnn(X[:64], y[:64], params, 1, rng=0, max_shift=1, label_smoothing=0.1)
+    _, history = cv.train_cnn(X[:64], y[:64], params, 1, rng=0, augment=nc.shift_images,
+                              label_smoothing=0.1)
     assert np.isfinite(history["loss"][0]) and all(P.dtype == np.float32 for P in params.values())
