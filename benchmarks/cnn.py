@@ -15,6 +15,14 @@ frameworks (npconv, keras, torch, npconv, keras, ...), so that a change in the l
 the machine touches all of them; the table reports, per framework, the median over the
 repeats scaled to one epoch of 60,000 images, and the ratio npconv / framework
 (above 1: npconv is slower). A framework that is not installed is left out.
+
+--threads all (the default) lets every library use its own thread pools over all
+cores; --threads 1 pins each worker process to one core and asks each library for one
+thread (NumPy's BLAS via threadpoolctl, PyTorch's set_num_threads, XLA's
+single-threaded CPU runtime). Lesson 09 trains npconv with one BLAS thread: on a
+shared machine, BLAS threads that spin-wait for a descheduled partner can make
+multi-threaded runs many times slower, so trust "all" tables only from a quiet
+machine (the load average is printed with the table).
 """
 import argparse
 import importlib.util
@@ -42,17 +50,22 @@ def load(n):
     return X, y_train[:n].astype(np.int64)
 
 
-def run_npconv(X, y):
+def run_npconv(X, y, threads):
+    from threadpoolctl import threadpool_limits
     import npconv
     params = npconv.init_cnn_params(rng=0)
-    _, history = npconv.train_cnn(X, y, params, 2, BATCH, LEARNING_RATE, optimizer="adam",
-                                  rng=1, schedule=None)
+    with threadpool_limits(limits=threads, user_api="blas"):   # None: OpenBLAS's default, all cores
+        _, history = npconv.train_cnn(X, y, params, 2, BATCH, LEARNING_RATE, optimizer="adam",
+                                      rng=1, schedule=None)
     return history["seconds"].tolist()
 
 
-def run_keras(X, y):
+def run_keras(X, y, threads):
     os.environ.setdefault("KERAS_BACKEND", "jax")
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    if threads == 1:                                          # XLA's CPU runtime on one thread
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                                   " intra_op_parallelism_threads=1").strip()
     home = tempfile.TemporaryDirectory(prefix="keras-home-")   # Keras writes its config here,
     os.environ["KERAS_HOME"] = home.name                      # never into ~/.keras
     import keras
@@ -80,10 +93,11 @@ def run_keras(X, y):
     return seconds
 
 
-def run_torch(X, y):
+def run_torch(X, y, threads):
     import torch
     torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 1)
+    if threads is not None:
+        torch.set_num_threads(threads)
     nn = torch.nn
     model = nn.Sequential(                       # NCHW: PyTorch's layout
         nn.Conv2d(1, 16, 5), nn.MaxPool2d(2), nn.ReLU(),
@@ -112,12 +126,22 @@ def run_torch(X, y):
     return seconds
 
 
-def worker(framework, batches):
-    """One measurement in this process: JSON with the timed pass, scaled to an epoch."""
+def worker(framework, batches, threads=None):
+    """One measurement in this process: JSON with the timed pass, scaled to an epoch.
+
+    threads: None lets each library use its default (all cores); 1 pins the process
+    to one core (Linux) and asks each library for one thread (NumPy's BLAS,
+    PyTorch's intra-op pool, XLA's CPU runtime).
+    """
+    if threads == 1 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})   # one core, whatever the library
     X, y = load(batches * BATCH)
-    seconds = {"npconv": run_npconv, "keras": run_keras, "torch": run_torch}[framework](X, y)
+    run = {"npconv": run_npconv, "keras": run_keras, "torch": run_torch}[framework]
+    cpu = time.process_time()
+    seconds = run(X, y, threads)
     scale = EPOCH_IMAGES / (batches * BATCH)
     return {"framework": framework, "net": "cnn", "batches": batches, "batch_size": BATCH,
+            "threads": threads or "all", "cpu_seconds": time.process_time() - cpu,
             "warmup_seconds": seconds[0], "seconds": seconds[1],
             "seconds_per_epoch": seconds[1] * scale}
 
@@ -129,18 +153,19 @@ def installed(framework):
     return importlib.util.find_spec(module) is not None
 
 
-def measure(frameworks, batches, repeats, log=sys.stderr):
+def measure(frameworks, batches, repeats, threads="all", log=sys.stderr):
     """{framework: [seconds per epoch, one per repeat]}, alternating fresh processes."""
     results = {fw: [] for fw in frameworks}
     for repeat in range(repeats):
         for fw in frameworks:
             out = subprocess.run([sys.executable, os.path.abspath(__file__), "worker", fw,
-                                  "--batches", str(batches)],
+                                  "--batches", str(batches), "--threads", str(threads)],
                                  capture_output=True, text=True, check=True, cwd=ROOT)
             record = json.loads(out.stdout.strip().splitlines()[-1])
             results[fw].append(record["seconds_per_epoch"])
             print(f"repeat {repeat + 1}/{repeats} {fw:7s} {record['seconds_per_epoch']:6.1f} s/epoch "
-                  f"(warm-up pass {record['warmup_seconds']:.1f} s)", file=log, flush=True)
+                  f"(warm-up pass {record['warmup_seconds']:.1f} s, CPU {record['cpu_seconds']:.1f} s "
+                  f"for both passes)", file=log, flush=True)
     return results
 
 
@@ -157,10 +182,12 @@ def versions(frameworks):
     return ", ".join(text)
 
 
-def table(results, batches, repeats):
+def table(results, batches, repeats, threads="all"):
     npconv_median = statistics.median(results["npconv"])
-    lines = [f"CNN (lesson 09), batch {BATCH}, Adam; seconds per epoch of {EPOCH_IMAGES:,} "
-             f"images, from {batches} timed batches; median of {repeats} alternating runs",
+    where = "all cores (each library's default)" if threads == "all" else "one thread each"
+    lines = [f"CNN (lesson 09), batch {BATCH}, Adam, {where}; seconds per epoch of "
+             f"{EPOCH_IMAGES:,} images, from {batches} timed batches; median of {repeats} "
+             f"alternating runs",
              "",
              "| framework | median s/epoch | runs (s/epoch) | npconv / framework |",
              "|---|---:|---|---:|"]
@@ -180,12 +207,15 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3, help="measurements per framework")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS),
                         help="comma-separated subset of " + ",".join(FRAMEWORKS))
+    parser.add_argument("--threads", default="all", choices=["all", "1"],
+                        help="all: each library's default thread pools (all cores); 1: every "
+                             "framework on one thread (lesson 09 trains npconv that way)")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
     args = parser.parse_args(argv)
     if args.mode == "worker":
         if args.framework is None:
             parser.error("worker mode needs a framework")
-        print(json.dumps(worker(args.framework, args.batches)))
+        print(json.dumps(worker(args.framework, args.batches, None if args.threads == "all" else 1)))
         return 0
     frameworks = [fw for fw in args.frameworks.split(",") if fw]
     unknown = set(frameworks) - set(FRAMEWORKS)
@@ -194,11 +224,12 @@ def main(argv=None):
     skipped = [fw for fw in frameworks if not installed(fw)]
     frameworks = [fw for fw in frameworks if fw not in skipped]
     load_before = os.getloadavg()[0]
-    results = measure(frameworks, args.batches, args.repeats)
+    results = measure(frameworks, args.batches, args.repeats, args.threads)
     if args.json:
-        print(json.dumps({"batches": args.batches, "repeats": args.repeats, "results": results}))
+        print(json.dumps({"batches": args.batches, "repeats": args.repeats,
+                          "threads": args.threads, "results": results}))
         return 0
-    print(table(results, args.batches, args.repeats))
+    print(table(results, args.batches, args.repeats, args.threads))
     print()
     print(f"{os.cpu_count()} cores; load average {load_before:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after; {versions(frameworks)}"
