@@ -301,6 +301,7 @@ def confusion_matrix(y_true, y_pred, num_classes=NUM_CLASSES):
     flat = num_classes * y_true.astype(np.int64) + y_pred              # (m,) cell of each sample
     return np.bincount(flat, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
+
 # --------------------------------------------------------------------------- mini-batches and optimizers
 def iterate_minibatches(X, y, batch_size, rng):
     """Yield (X_batch (b, d), y_batch (b,)) over a fresh random permutation.  Lesson 08
@@ -614,7 +615,6 @@ def relative_error(a, b):
 def main(argv=None):
     """Train the original 784->10->10 net, report TEST accuracy, save and reload it."""
     import argparse
-    import time
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--data", help="local mnist.npz (default: $MNIST_NPZ, else Keras download)")
     parser.add_argument("--iterations", type=int, default=500)
