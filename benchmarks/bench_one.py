@@ -50,6 +50,13 @@ def run_keras(X, y, hidden, epochs):
     model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE, momentum=MOMENTUM),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
+    return keras_epochs(model, X, y, BATCH, epochs)
+
+
+def keras_epochs(model, X, y, batch_size, epochs):
+    """model.fit, timed per epoch (also used by cnn.py): ([seconds per epoch], [loss per epoch])."""
+    import keras
+
     class Timer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
@@ -58,7 +65,7 @@ def run_keras(X, y, hidden, epochs):
             seconds.append(time.perf_counter() - self.start)
 
     seconds = []
-    history = model.fit(X, y, batch_size=BATCH, epochs=epochs, shuffle=True, verbose=0,
+    history = model.fit(X, y, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0,
                         callbacks=[Timer()])
     return seconds, history.history["loss"]
 
@@ -72,14 +79,19 @@ def run_torch(X, y, hidden, epochs):
         layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], 10))
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+    return torch_epochs(model, optimizer, torch.from_numpy(X), torch.from_numpy(y), BATCH, epochs)
+
+
+def torch_epochs(model, optimizer, X_t, y_t, batch_size, epochs):
+    """The usual PyTorch loop (also used by cnn.py): ([seconds per epoch], [mean loss per epoch])."""
+    import torch
     loss_fn = torch.nn.CrossEntropyLoss()        # softmax + cross-entropy on the logits
-    X_t, y_t = torch.from_numpy(X), torch.from_numpy(y)
     seconds, losses = [], []
     for _ in range(epochs):
         start, loss_sum, correct = time.perf_counter(), 0.0, 0
         order = torch.randperm(len(X_t))
-        for i in range(0, len(X_t), BATCH):
-            batch = order[i:i + BATCH]
+        for i in range(0, len(X_t), batch_size):
+            batch = order[i:i + batch_size]
             Xb, yb = X_t[batch], y_t[batch]
             logits = model(Xb)
             loss = loss_fn(logits, yb)

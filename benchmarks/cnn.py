@@ -80,21 +80,16 @@ def run_keras(X, y, threads):
     model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
-    class Timer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds.append(time.perf_counter() - self.start)
-
-    seconds = []
-    model.fit(X, y, batch_size=BATCH, epochs=2, shuffle=True, verbose=0, callbacks=[Timer()])
+    from bench_one import keras_epochs          # the same timed fit as the MLP benchmark
+    seconds = keras_epochs(model, X, y, BATCH, 2)[0]
     home.cleanup()
     return seconds
 
 
 def run_torch(X, y, threads):
     import torch
+
+    from bench_one import torch_epochs          # the same PyTorch loop as the MLP benchmark
     torch.manual_seed(0)
     if threads is not None:
         torch.set_num_threads(threads)
@@ -105,25 +100,8 @@ def run_torch(X, y, threads):
         nn.Flatten(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, 10))
     assert sum(p.numel() for p in model.parameters()) == 80202
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-    loss_fn = nn.CrossEntropyLoss()              # softmax + cross-entropy on the logits
     X_t = torch.from_numpy(np.ascontiguousarray(X.transpose(0, 3, 1, 2)))   # (n, 1, 28, 28)
-    y_t = torch.from_numpy(y)
-    seconds = []
-    for _ in range(2):
-        start, loss_sum, correct = time.perf_counter(), 0.0, 0
-        order = torch.randperm(len(X_t))
-        for i in range(0, len(X_t), BATCH):
-            batch = order[i:i + BATCH]
-            Xb, yb = X_t[batch], y_t[batch]
-            logits = model(Xb)
-            loss = loss_fn(logits, yb)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.item() * len(yb)
-            correct += int((logits.argmax(1) == yb).sum())
-        seconds.append(time.perf_counter() - start)
-    return seconds
+    return torch_epochs(model, optimizer, X_t, torch.from_numpy(y), BATCH, 2)[0]
 
 
 def worker(framework, batches, threads=None):
