@@ -11,10 +11,18 @@ than one a global might have baked in, non-zero biases), compares the result wit
 ``SelfCheckError`` whose message names the problem and how to fix it.
 
 The learner's code runs with NumPy warnings silenced and its prints swallowed, so
-a check's output is that one line or the error. Gradients are checked in float64
-against finite differences (``npcore.numerical_gradient``).
+a check's output is that one line or the error. A result holding NaN or inf gets a
+hint naming the array and where (``softmax returned NaN in row 0 — ...``), and so
+does a floating-point error raised inside the learner's function (FloatingPointError,
+OverflowError, or a RuntimeWarning turned into an error), also when warnings are
+errors, as in the test suite. Gradients are checked in float64 against finite
+differences (``npcore.numerical_gradient``).
+
+The success lines live in one place, ``PASSED`` (the lessons' stored outputs show
+them, so they change only together with the lessons).
 """
 import contextlib
+import contextvars
 import functools
 import io
 import warnings
@@ -23,8 +31,8 @@ import numpy as np
 
 import npcore
 
-__all__ = ["SelfCheckError", "check_preprocess", "check_one_hot", "check_relu",
-           "check_relu_derivative", "check_softmax", "check_cross_entropy",
+__all__ = ["SelfCheckError", "PASSED", "NONFINITE_HINTS", "check_preprocess", "check_one_hot",
+           "check_relu", "check_relu_derivative", "check_softmax", "check_cross_entropy",
            "check_init_params", "check_forward_propagation", "check_backward_propagation",
            "check_update_params", "check_get_accuracy", "check_gradient_descent",
            "check_confusion_matrix", "check_per_class_accuracy"]
@@ -32,6 +40,70 @@ __all__ = ["SelfCheckError", "check_preprocess", "check_one_hot", "check_relu",
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
 GRAD_KEYS = ("dW2", "db2", "dW1", "db1")           # the order backpropagation computes them
 CACHE_KEYS = ("Z1", "A1", "Z2", "A2")
+
+# The one line each check prints when the learner's function passes (check name -> line).
+PASSED = {
+    "preprocess": "✔ preprocess: (n, 28, 28) uint8 -> (n, 784) float32 in [0, 1] for n = 5 and 1, "
+                  "matches npcore.preprocess",
+    "one_hot": "✔ one_hot: (m,) labels -> (m, num_classes), one 1 per row in column y, "
+               "num_classes columns even when the batch lacks classes, matches npcore.one_hot",
+    "relu": "✔ relu: max(Z, 0) elementwise for any shape, input left unchanged, matches npcore.relu",
+    "relu_derivative": "✔ relu_derivative: 1 where Z > 0, 0 where Z <= 0 (0 at Z = 0), "
+                       "matches npcore.relu_derivative",
+    "softmax": "✔ softmax: rows sum to 1, stable at logits of ±1e4, matches npcore.softmax",
+    "cross_entropy": "✔ cross_entropy: mean over the batch, finite when a probability is 0, "
+                     "matches npcore.cross_entropy",
+    "init_params": "✔ init_params: W1 (784, 10), b1 (10,), W2 (10, 10), b2 (10,); zero biases, "
+                   "weights ~ N(0, 1/n_input), reproducible from rng",
+    "forward_propagation": "✔ forward_propagation: Z1, A1, Z2, A2 with the right shapes for "
+                           "batches of 3 and 7, biases included, matches npcore.forward_propagation",
+    "backward_propagation": "✔ backward_propagation: dW1, db1, dW2, db2 have their parameters' "
+                            "shapes and match finite differences for batches of 5 and 8",
+    "update_params": "✔ update_params: P - learning_rate * dP for W1, b1, W2, b2, inputs unchanged, "
+                     "matches npcore.update_params",
+    "get_accuracy": "✔ get_accuracy: fraction of correct predictions for batches of 5 and 8, "
+                    "matches npcore.get_accuracy",
+    "gradient_descent": "✔ gradient_descent: 6 iterations from init_params(d, 10, 10, rng) give "
+                        "npcore.gradient_descent's params and history",
+    "confusion_matrix": "✔ confusion_matrix: (k, k) integer counts, rows = true labels, repeated "
+                        "pairs counted, num_classes wide, matches npcore.confusion_matrix",
+    "per_class_accuracy": "✔ per_class_accuracy: diagonal / row sums (recall of each true class), "
+                          "checked on two confusion matrices",
+}
+
+# What to look at when a learner's function returns NaN or inf, or raises a floating-point
+# error, on the check's inputs -- which are all finite and moderate (check name -> hint).
+NONFINITE_HINTS = {
+    "preprocess": "divide by the constant 255 (x / 255): a maximum or a range taken from the "
+                  "images is 0 for a blank one, and 0/0 is NaN",
+    "one_hot": "start from zeros, np.zeros((m, num_classes)), and set Y[np.arange(m), y] = 1",
+    "relu": "relu of a finite number is finite: np.maximum(Z, 0) needs no division or log",
+    "relu_derivative": "the slope is 0 or 1 everywhere, also at Z = 0, where Z / |Z| is "
+                       "0/0 = NaN: (Z > 0).astype(Z.dtype)",
+    "softmax": "did you subtract the row maximum before exp? E = np.exp(Z - Z.max(axis=1, "
+               "keepdims=True)), then A = E / E.sum(axis=1, keepdims=True)",
+    "cross_entropy": "clip A2 before the log, np.maximum(A2, np.finfo(A2.dtype).tiny), then "
+                     "-np.sum(Y * np.log(A2)) / m",
+    "init_params": "draw finite weights, rng.standard_normal((n_in, n_out)) * np.sqrt(1 / n_in), "
+                   "and zero biases",
+    "forward_propagation": "X and params are finite here, so look at the step that makes it: a "
+                           "softmax that overflows (subtract each row's maximum before exp) or a "
+                           "division by 0",
+    "backward_propagation": "X, Y, params and cache are finite here: dZ2 = (A2 - Y) / m with "
+                            "m = X.shape[0], then only products and sums",
+    "update_params": "params, grads and learning_rate are finite here: P - learning_rate * dP "
+                     "needs no division",
+    "get_accuracy": "np.mean(predictions == y) is a finite fraction for a non-empty batch",
+    "gradient_descent": "npcore.gradient_descent stays finite with the same data, rng and "
+                        "learning_rate: each iteration forward, backward, update, with "
+                        "Y = one_hot(y) and a softmax that subtracts each row's maximum",
+    "confusion_matrix": "it counts samples: start from np.zeros((k, k), dtype=int) and add 1 "
+                        "per sample",
+    "per_class_accuracy": "every class has samples here, so no row sum is 0: "
+                          "np.diag(cm) / cm.sum(axis=1)",
+}
+
+_CURRENT_CHECK = contextvars.ContextVar("selfcheck_current_check", default=None)
 
 
 class SelfCheckError(AssertionError):
@@ -43,8 +115,38 @@ def _fail(message):
     raise SelfCheckError(message)
 
 
-def _passed(what, message):
-    print(f"✔ {what}: {message}")
+def _passed(name):
+    print(PASSED[name])
+
+
+def _nonfinite_hint():
+    """The hint of the check running now for NaN, inf and floating-point errors."""
+    return NONFINITE_HINTS.get(_CURRENT_CHECK.get(), "look for a division by 0, an exp that "
+                                                     "overflows or a log of 0")
+
+
+def _at(shape, position):
+    """' in row 3' for a table (rows are samples), ' at index 3' for a vector, ' at [i, j, l]'
+    for more axes, '' for a single number."""
+    if len(shape) == 0:
+        return ""
+    if len(shape) == 1:
+        return f" at index {position[0]}"
+    if len(shape) == 2:
+        return f" in row {position[0]}"
+    return f" at [{', '.join(map(str, position))}]"
+
+
+def _refuse_nonfinite(a, what, returned=True):
+    """Fail with a hint naming the array and the place of its first NaN or inf, if any."""
+    bad = ~np.isfinite(a)
+    if not bad.any():
+        return
+    position = np.unravel_index(np.argmax(bad), a.shape)
+    value = a[position]
+    kind = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+    _fail(f"{what} {'returned' if returned else 'holds'} {kind}{_at(a.shape, position)} — "
+          f"{_nonfinite_hint()}")
 
 
 def _num(x):
@@ -84,8 +186,10 @@ def _run(fn, *args, names=(), **kwargs):
     """Call the learner's fn(*args, **kwargs) quietly and return its result.
 
     NumPy warnings and prints are swallowed; NotImplementedError means the exercise
-    is not written yet; any other exception, or an argument changed in place, fails
-    the check with a hint.
+    is not written yet; a floating-point error (FloatingPointError, OverflowError,
+    ZeroDivisionError, or a RuntimeWarning raised as an error because the learner's
+    code or the caller asked for that) fails with the check's hint for NaN and inf;
+    any other exception, or an argument changed in place, fails the check with a hint.
     """
     if not callable(fn):
         _fail(f"pass the function itself, e.g. check(my_function), not a {type(fn).__name__}")
@@ -100,6 +204,9 @@ def _run(fn, *args, names=(), **kwargs):
         raise SelfCheckError(f"not done yet: write the body of {name} in place of "
                              f"`# YOUR CODE HERE` and `raise NotImplementedError()`, then run "
                              f"the cell that defines it and this cell again") from None
+    except (ArithmeticError, RuntimeWarning) as exc:
+        raise SelfCheckError(f"{name} raised {type(exc).__name__}: {exc} — "
+                             f"{_nonfinite_hint()}") from exc
     except Exception as exc:
         raise SelfCheckError(f"{name} raised {type(exc).__name__}: {exc}{_tip(exc)}") from exc
     if result is None:
@@ -111,8 +218,13 @@ def _run(fn, *args, names=(), **kwargs):
     return result
 
 
-def _array(value, what, returned=True):
-    """The learner's result as a numeric ndarray, or a hint why it is not one."""
+def _array(value, what, returned=True, finite=True):
+    """The learner's result as a numeric ndarray, or a hint why it is not one.
+
+    finite=True also fails on NaN or inf, naming where; a check that has a more precise
+    hint for them (softmax at extreme logits, cross-entropy of a probability 0) passes
+    finite=False and looks itself.
+    """
     try:
         a = np.asarray(value)
     except Exception:                                  # ragged lists and the like
@@ -120,6 +232,8 @@ def _array(value, what, returned=True):
     if a.dtype.kind not in "biuf":
         _fail(f"{what} {'returned' if returned else 'is'} a {type(value).__name__} that is not "
               f"an array of numbers")
+    if finite:
+        _refuse_nonfinite(a, what, returned)
     return a
 
 
@@ -164,15 +278,23 @@ def _check(check):
     """Decorator of every check_*: a failure's traceback ends at the learner's cell.
 
     The helpers' frames are dropped (the learner's own frames stay visible through
-    the error's cause when their function raised).
+    the error's cause when their function raised). The check's own arithmetic on the
+    learner's results runs with NumPy's floating-point warnings off: an extreme result
+    gets its hint, never a RuntimeWarning (an error where warnings are errors).
     """
+    name = check.__name__[len("check_"):]
+
     @functools.wraps(check)
     def run_check(fn):
         __tracebackhide__ = True
+        token = _CURRENT_CHECK.set(name)
         try:
-            return check(fn)
+            with np.errstate(all="ignore"):
+                return check(fn)
         except SelfCheckError as error:
             raise error.with_traceback(None)
+        finally:
+            _CURRENT_CHECK.reset(token)
     return run_check
 
 
@@ -200,8 +322,7 @@ def check_preprocess(fn):
                          (npcore.preprocess(x.transpose(0, 2, 1).copy()),
                           "preprocess's pixels are in column order — reshape(n, 784) without "
                           "transposing the images")])
-    _passed("preprocess", "(n, 28, 28) uint8 -> (n, 784) float32 in [0, 1] for n = 5 and 1, "
-                          "matches npcore.preprocess")
+    _passed("preprocess")
 
 
 # --------------------------------------------------------------------------- lesson 01
@@ -225,8 +346,7 @@ def check_one_hot(fn):
                   f"a single 1 and zeros; set Y[np.arange(m), y] = 1 (not Y[:, y])")
         _compare(Y, npcore.one_hot(y, k), f"one_hot for labels {y}",
                  "the 1 of row i goes in column y[i]: Y[np.arange(m), y] = 1")
-    _passed("one_hot", "(m,) labels -> (m, num_classes), one 1 per row in column y, "
-                       "num_classes columns even when the batch lacks classes, matches npcore.one_hot")
+    _passed("one_hot")
 
 
 # --------------------------------------------------------------------------- lesson 02
@@ -254,7 +374,7 @@ def check_relu(fn):
         (np.abs, "relu returns |Z| — negative values become 0, not positive: np.maximum(Z, 0)"),
         (lambda Z: np.minimum(Z, 0), "relu keeps the negative values — it keeps the positive "
                                      "ones: np.maximum(Z, 0)")])
-    _passed("relu", "max(Z, 0) elementwise for any shape, input left unchanged, matches npcore.relu")
+    _passed("relu")
 
 
 @_check
@@ -269,8 +389,7 @@ def check_relu_derivative(fn):
                                           "and 0 elsewhere"),
         (npcore.relu, "relu_derivative returns relu(Z) — the slope of ReLU is 1 for Z > 0, "
                       "not Z itself: (Z > 0).astype(Z.dtype)")])
-    _passed("relu_derivative", "1 where Z > 0, 0 where Z <= 0 (0 at Z = 0), "
-                               "matches npcore.relu_derivative")
+    _passed("relu_derivative")
 
 
 # --------------------------------------------------------------------------- lesson 03
@@ -287,7 +406,7 @@ def check_softmax(fn):
             _fail(f"softmax rows sum to {_num(bad)}, not 1 — did you normalise over axis=1?")
         _compare(A, npcore.softmax(Z), "softmax", "A = exp(Z) / (row sum of exp(Z))")
     extreme = np.array([[1000.0, 0.0, -1000.0], [-1e4, 1e4, 0.0], [-1e4, -1e4, -1e4]])
-    A = _array(_run(fn, extreme, names=("Z",)), "softmax")
+    A = _array(_run(fn, extreme, names=("Z",)), "softmax", finite=False)   # hints below
     _shape(A, extreme.shape, "softmax", "one probability per logit")
     bad = [row for row in range(len(A)) if not np.all(np.isfinite(A[row]))]
     if bad:                     # row 1 holds the largest logit: if it is fine, others underflowed
@@ -300,7 +419,7 @@ def check_softmax(fn):
         _fail(f"softmax returns {_num(A[row][~np.isfinite(A[row])][0])} for logits [{logits}] — {hint}")
     _compare(A, npcore.softmax(extreme), "softmax at extreme logits",
              "subtract each row's maximum before exp")
-    _passed("softmax", "rows sum to 1, stable at logits of ±1e4, matches npcore.softmax")
+    _passed("softmax")
 
 
 @_check
@@ -326,7 +445,7 @@ def check_cross_entropy(fn):
                                     "averages over the classes)")])
     A2 = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])          # softmax can underflow to 0
     Y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-    got = _array(_run(fn, A2, Y, names=("A2", "Y")), "cross_entropy")
+    got = _array(_run(fn, A2, Y, names=("A2", "Y")), "cross_entropy", finite=False)
     if not np.isfinite(got):
         _fail(f"cross_entropy returns {_num(got)} when some probabilities are exactly 0 — "
               f"0·log(0) is nan in NumPy: clip A2 first, np.maximum(A2, np.finfo(A2.dtype).tiny)")
@@ -334,13 +453,12 @@ def check_cross_entropy(fn):
              "only the true class's probability counts: mean of -log(A2[i, y[i]])")
     A2 = np.array([[1.0, 0.0, 0.0]])                           # a confident wrong answer
     Y = np.array([[0.0, 1.0, 0.0]])
-    got = _array(_run(fn, A2, Y, names=("A2", "Y")), "cross_entropy")
+    got = _array(_run(fn, A2, Y, names=("A2", "Y")), "cross_entropy", finite=False)
     if not (np.isfinite(got) and got > 10):
         _fail(f"cross_entropy returns {_num(got)} for a confident wrong answer (probability 0 "
               f"for the true class) — it should be large but finite: clip A2 first, "
               f"np.maximum(A2, np.finfo(A2.dtype).tiny)")
-    _passed("cross_entropy", "mean over the batch, finite when a probability is 0, "
-                             "matches npcore.cross_entropy")
+    _passed("cross_entropy")
 
 
 # --------------------------------------------------------------------------- lesson 04
@@ -376,8 +494,7 @@ def check_init_params(fn):
         if not 0.8 * xavier < std < 1.2 * np.sqrt(2) * xavier:
             _fail(f"{key} ({n_in} inputs) has standard deviation {_num(std)}, expected about "
                   f"{_num(xavier)} = sqrt(1/{n_in}) — scale N(0, 1) draws by sqrt(1/n_input)")
-    _passed("init_params", "W1 (784, 10), b1 (10,), W2 (10, 10), b2 (10,); zero biases, weights "
-                           "~ N(0, 1/n_input), reproducible from rng")
+    _passed("init_params")
 
 
 def _net_case(m, d=6, h=4, k=3, seed=0):
@@ -413,8 +530,7 @@ def check_forward_propagation(fn):
                     "Z2": "Z2 = A1 @ W2 + b2 (m, k)", "A2": "A2 = softmax(Z2) (m, k)"}
         for key in CACHE_KEYS:
             _compare(cache[key], want[key], f"{key} for a batch of {m}", formulas[key], wrongs[key])
-    _passed("forward_propagation", "Z1, A1, Z2, A2 with the right shapes for batches of 3 and 7, "
-                                   "biases included, matches npcore.forward_propagation")
+    _passed("forward_propagation")
 
 
 # --------------------------------------------------------------------------- lesson 05
@@ -435,7 +551,11 @@ def _factor(got, want):
     g = np.concatenate([got[k].ravel() for k in GRAD_KEYS])
     w = np.concatenate([want[k].ravel() for k in GRAD_KEYS])
     c = g @ w / (w @ w)
-    return c if c != 0 and np.allclose(g, c * w, rtol=1e-5, atol=1e-9) else None
+    # |c| > 1e-6 rather than c != 0 (c comes from dot products): the smallest factor worth
+    # naming is a batch of 5 divided by a global m as large as MNIST's 60000, 8e-5; a |c|
+    # below 1e-6 means gradients that are zero up to rounding, which the entry-by-entry
+    # gradient check reports better.
+    return c if abs(c) > 1e-6 and np.allclose(g, c * w, rtol=1e-5, atol=1e-9) else None
 
 
 @_check
@@ -458,8 +578,7 @@ def check_backward_propagation(fn):
     ok = {m: all(npcore.relative_error(g[k], n[k]) < 1e-6 for k in GRAD_KEYS)
           for m, (g, n, _) in results.items()}
     if all(ok.values()):
-        _passed("backward_propagation", "dW1, db1, dW2, db2 have their parameters' shapes and "
-                                        "match finite differences for batches of 5 and 8")
+        _passed("backward_propagation")
         return
     factors = {m: _factor(g, n) for m, (g, n, _) in results.items()}
     if None not in factors.values():
@@ -493,7 +612,7 @@ def check_backward_propagation(fn):
         if npcore.relative_error(g, n) >= 1e-6:
             err = np.abs(g - n) / np.maximum(np.abs(g) + np.abs(n), 1e-12)
             idx = np.unravel_index(np.argmax(np.where(np.isnan(err), np.inf, err)), g.shape)
-            ratio = g[idx] / n[idx] if n[idx] else np.inf
+            ratio = g[idx] / n[idx]    # inf or NaN for a numeric 0: then no factor matches
             guess = ("is a factor 2 or a 1/m missing?" if any(np.isclose(ratio, c, rtol=1e-3)
                      for c in (2, 0.5, m, 1 / m)) else f"check {_GRAD_FORMULAS[key]}")
             _fail(f"gradient check failed for {key}[{', '.join(map(str, idx))}] (batch of {m}): "
@@ -519,8 +638,7 @@ def check_update_params(fn):
                                            f"{key} - learning_rate * d{key}"),
                              (P - dP, "update_params ignores learning_rate — "
                                       "P - learning_rate * dP")])
-    _passed("update_params", "P - learning_rate * dP for W1, b1, W2, b2, inputs unchanged, "
-                             "matches npcore.update_params")
+    _passed("update_params")
 
 
 @_check
@@ -541,8 +659,7 @@ def check_get_accuracy(fn):
                                       f"not a percentage"),
                          (correct, f"get_accuracy returns {correct}, the number of correct "
                                    f"predictions — divide by m (np.mean(predictions == y))")])
-    _passed("get_accuracy", "fraction of correct predictions for batches of 5 and 8, "
-                            "matches npcore.get_accuracy")
+    _passed("get_accuracy")
 
 
 @_check
@@ -550,7 +667,7 @@ def check_gradient_descent(fn):
     """fn(X, y, learning_rate, iterations, rng) -> (params, history) as npcore.gradient_descent."""
     rng = _rng(7)
     X, y = rng.random((24, 12), dtype=np.float32), rng.integers(0, 10, 24)
-    lr, iterations = 0.5, 6
+    lr, iterations = 0.5, 6                     # PASSED["gradient_descent"] says 6
     reference = lambda n: npcore.gradient_descent(X, y, lr, n, rng=_rng(0), progress=False)  # noqa: E731
     result = _run(fn, X, y, lr, iterations, rng=_rng(0), names=("X", "y"))
     if not (isinstance(result, tuple) and len(result) == 2):
@@ -564,8 +681,7 @@ def check_gradient_descent(fn):
         for key in ("loss", "accuracy"):
             _compare(history[key], want_history[key], f"history[{key!r}]",
                      f"record the {key} of the training set before each update, one per iteration")
-        _passed("gradient_descent", f"{iterations} iterations from init_params(d, 10, 10, rng) give "
-                                    f"npcore.gradient_descent's params and history")
+        _passed("gradient_descent")
         return
     start = npcore.init_params(12, 10, 10, rng=_rng(0))
     if all(np.allclose(params[k], start[k], rtol=1e-4, atol=1e-6) for k in PARAM_KEYS):
@@ -605,8 +721,7 @@ def check_confusion_matrix(fn):
                                                "predicted as j",
                  wrongs=[(want.T, "confusion_matrix has predictions in its rows — rows are the "
                                   "true labels: cm[y_true[i], y_pred[i]] += 1")])
-    _passed("confusion_matrix", "(k, k) integer counts, rows = true labels, repeated pairs counted, "
-                                "num_classes wide, matches npcore.confusion_matrix")
+    _passed("confusion_matrix")
 
 
 @_check
@@ -626,5 +741,4 @@ def check_per_class_accuracy(fn):
                                                  "sums (samples of each TRUE class): cm.sum(axis=1)"),
                          (diag / cm.sum(), "per_class_accuracy divides by the total — divide each "
                                            "class by its own row sum: cm.sum(axis=1)")])
-    _passed("per_class_accuracy", "diagonal / row sums (recall of each true class), "
-                                  "checked on two confusion matrices")
+    _passed("per_class_accuracy")

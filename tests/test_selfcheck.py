@@ -3,16 +3,27 @@ museum -- the known wrong answers, most of them from the original script -- gets
 the specific hint it deserves.
 
 Warnings are errors here (pytest.ini): a naive softmax fed to a check must not
-leak its overflow warning.
+leak its overflow warning, and a result holding NaN or inf, or a floating-point
+error raised inside the learner's function, gets a hint naming the array -- never
+an escaped RuntimeWarning or FloatingPointError.
+
+The success lines come from selfcheck.PASSED, the one place they are written; a
+test below checks that the lessons' stored outputs show exactly those lines.
 """
+import json
+import math
+import pathlib
 import re
+import warnings
 
 import numpy as np
 import pytest
 
 import npcore
 import selfcheck
-from selfcheck import SelfCheckError
+from selfcheck import PASSED, SelfCheckError
+
+NOTEBOOKS = pathlib.Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def per_class_accuracy(cm):
@@ -29,35 +40,6 @@ REFERENCE = {
     "confusion_matrix": npcore.confusion_matrix, "per_class_accuracy": per_class_accuracy,
 }
 
-SUCCESS_LINES = {
-    "preprocess": "✔ preprocess: (n, 28, 28) uint8 -> (n, 784) float32 in [0, 1] for n = 5 and 1, "
-                  "matches npcore.preprocess",
-    "one_hot": "✔ one_hot: (m,) labels -> (m, num_classes), one 1 per row in column y, num_classes "
-               "columns even when the batch lacks classes, matches npcore.one_hot",
-    "relu": "✔ relu: max(Z, 0) elementwise for any shape, input left unchanged, matches npcore.relu",
-    "relu_derivative": "✔ relu_derivative: 1 where Z > 0, 0 where Z <= 0 (0 at Z = 0), "
-                       "matches npcore.relu_derivative",
-    "softmax": "✔ softmax: rows sum to 1, stable at logits of ±1e4, matches npcore.softmax",
-    "cross_entropy": "✔ cross_entropy: mean over the batch, finite when a probability is 0, "
-                     "matches npcore.cross_entropy",
-    "init_params": "✔ init_params: W1 (784, 10), b1 (10,), W2 (10, 10), b2 (10,); zero biases, "
-                   "weights ~ N(0, 1/n_input), reproducible from rng",
-    "forward_propagation": "✔ forward_propagation: Z1, A1, Z2, A2 with the right shapes for batches "
-                           "of 3 and 7, biases included, matches npcore.forward_propagation",
-    "backward_propagation": "✔ backward_propagation: dW1, db1, dW2, db2 have their parameters' shapes "
-                            "and match finite differences for batches of 5 and 8",
-    "update_params": "✔ update_params: P - learning_rate * dP for W1, b1, W2, b2, inputs unchanged, "
-                     "matches npcore.update_params",
-    "get_accuracy": "✔ get_accuracy: fraction of correct predictions for batches of 5 and 8, "
-                    "matches npcore.get_accuracy",
-    "gradient_descent": "✔ gradient_descent: 6 iterations from init_params(d, 10, 10, rng) give "
-                        "npcore.gradient_descent's params and history",
-    "confusion_matrix": "✔ confusion_matrix: (k, k) integer counts, rows = true labels, repeated "
-                        "pairs counted, num_classes wide, matches npcore.confusion_matrix",
-    "per_class_accuracy": "✔ per_class_accuracy: diagonal / row sums (recall of each true class), "
-                          "checked on two confusion matrices",
-}
-
 
 def check(name):
     return getattr(selfcheck, f"check_{name}")
@@ -65,7 +47,7 @@ def check(name):
 
 def test_every_check_is_listed():
     checks = sorted(n[len("check_"):] for n in dir(selfcheck) if n.startswith("check_"))
-    assert checks == sorted(REFERENCE) == sorted(SUCCESS_LINES)
+    assert checks == sorted(REFERENCE) == sorted(PASSED) == sorted(selfcheck.NONFINITE_HINTS)
     assert sorted(f"check_{n}" for n in REFERENCE) == sorted(n for n in selfcheck.__all__
                                                             if n.startswith("check_"))
 
@@ -76,7 +58,7 @@ def test_reference_passes_with_one_deterministic_line(name, capsys):
     first = capsys.readouterr()
     check(name)(REFERENCE[name])
     second = capsys.readouterr()
-    assert first.out == second.out == SUCCESS_LINES[name] + "\n"
+    assert first.out == second.out == PASSED[name] + "\n"
     assert first.err == second.err == ""
 
 
@@ -115,11 +97,40 @@ def test_learner_prints_are_swallowed(capsys):
         print("debugging", Z.shape)
         return np.maximum(Z, 0)
     selfcheck.check_relu(chatty_relu)
-    assert capsys.readouterr().out == SUCCESS_LINES["relu"] + "\n"
+    assert capsys.readouterr().out == PASSED["relu"] + "\n"
 
 
 def test_self_check_error_is_an_assertion_error():
     assert issubclass(SelfCheckError, AssertionError)
+
+
+def test_success_lines_name_their_check():
+    for name, line in PASSED.items():
+        assert line.startswith(f"✔ {name}: ") and "\n" not in line
+
+
+def _stored_checks():
+    """(lesson, check name, stored text output) for every lesson cell that calls a check."""
+    found = []
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            source = "".join(cell["source"])
+            for name in re.findall(r"^selfcheck\.check_(\w+)\(", source, re.MULTILINE):
+                text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", [])
+                               if o.get("output_type") == "stream")
+                found.append((path.name, name, text))
+    return found
+
+
+def test_lessons_store_exactly_the_passed_lines():
+    """Strict nbval compares the lessons' outputs with these stored ones: a success line
+    changed in PASSED without the lessons (or the reverse) fails here first."""
+    stored = _stored_checks()
+    assert {name for _, name, _ in stored} == set(PASSED)          # every check is in a lesson
+    for lesson, name, text in stored:
+        assert PASSED[name] + "\n" in text, (lesson, name, text)
 
 
 # --------------------------------------------------------------------------- the bug museum
@@ -411,7 +422,7 @@ def test_bug_museum_gets_its_hint(name, wrong, hint, capsys):
 @pytest.mark.parametrize("name, right", [
     ("relu_derivative", lambda Z: Z > 0),                        # booleans are fine
     ("one_hot", lambda y, num_classes=10: np.eye(num_classes, dtype=int)[y]),
-    ("init_params", lambda n_in, h, k, rng: npcore.init_params(n_in, h, k, rng, method="he")),
+    ("init_params", _init_shaped(lambda i, o: (i, o), scale=lambda n_in: np.sqrt(2 / n_in))),  # He
     ("init_params", _init_shaped(lambda i, o: (i, o), draw=lambda rng, shape: rng.normal(0, 1, shape))),
     ("cross_entropy", lambda A2, Y: -np.mean(np.sum(Y * np.log(np.clip(A2, 1e-7, 1 - 1e-7)), axis=1))),
     ("softmax", lambda Z: npcore.softmax(Z.astype(np.float64))),
@@ -421,4 +432,129 @@ def test_bug_museum_gets_its_hint(name, wrong, hint, capsys):
 ])
 def test_other_correct_answers_pass(name, right, capsys):
     check(name)(right)
-    assert capsys.readouterr().out == SUCCESS_LINES[name] + "\n"
+    assert capsys.readouterr().out == PASSED[name] + "\n"
+
+
+# --------------------------------------------------------------------------- NaN, inf, float errors
+# Where each check finds the poisoned number first: the dict key the poison goes into (None
+# for an array or a number) and how the hint names the place. Row 0 / index 0: the poison
+# replaces the first entry.
+NONFINITE_PLACES = {
+    "preprocess": (None, "preprocess returned {kind} in row 0"),
+    "one_hot": (None, "one_hot returned {kind} in row 0"),
+    "relu": (None, "relu returned {kind} in row 0"),
+    "relu_derivative": (None, "relu_derivative returned {kind} in row 0"),
+    "softmax": (None, "softmax returned {kind} in row 0"),
+    "cross_entropy": (None, "cross_entropy returned {kind}"),
+    "init_params": ("W1", "W1 in the result of init_params holds {kind} in row 0"),
+    "forward_propagation": ("Z1", "Z1 in the cache returned by forward_propagation holds {kind} "
+                                  "in row 0"),
+    "backward_propagation": ("dW2", "dW2 in the grads returned by backward_propagation holds "
+                                    "{kind} in row 0"),
+    "update_params": ("W1", "W1 in the params returned by update_params holds {kind} in row 0"),
+    "get_accuracy": (None, "get_accuracy returned {kind}"),
+    "gradient_descent": ("W1", "W1 in gradient_descent's params holds {kind} in row 0"),
+    "confusion_matrix": (None, "confusion_matrix returned {kind} in row 0"),
+    "per_class_accuracy": (None, "per_class_accuracy returned {kind} at index 0"),
+}
+KINDS = [(np.nan, "NaN"), (np.inf, "inf"), (-np.inf, "-inf")]
+
+
+def _poison(result, value, key):
+    """A copy of a reference result with its first number (of result[key] for a dict, of the
+    params for gradient_descent's pair) replaced by value."""
+    if isinstance(result, tuple):                    # gradient_descent: (params, history)
+        return (_poison(result[0], value, key), result[1])
+    if isinstance(result, dict):
+        return {k: _poison(v, value, None) if k == key else v for k, v in result.items()}
+    a = np.array(result, dtype=np.result_type(result, np.float32))    # floats, even for counts
+    a.flat[0] = value
+    return a
+
+
+def test_every_check_has_a_nonfinite_case():
+    assert sorted(NONFINITE_PLACES) == sorted(REFERENCE)
+
+
+@pytest.mark.parametrize("value, kind", KINDS, ids=[kind for _, kind in KINDS])
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_nonfinite_results_get_a_hint_naming_the_array(name, value, kind, capsys):
+    key, place = NONFINITE_PLACES[name]
+
+    def my_function(*args, **kwargs):
+        return _poison(REFERENCE[name](*args, **kwargs), value, key)
+
+    hint = f"{place.format(kind=kind)} — {selfcheck.NONFINITE_HINTS[name]}"
+    with pytest.raises(SelfCheckError, match=f"^{re.escape(hint)}$"):
+        check(name)(my_function)
+    assert capsys.readouterr().out == ""
+
+
+def test_nonfinite_history_is_named():
+    def gradient_descent(X, y, learning_rate, iterations, rng):
+        params, history = npcore.gradient_descent(X, y, learning_rate, iterations, rng=rng,
+                                                  progress=False)
+        return params, {**history, "loss": [np.inf, *history["loss"][1:]]}
+    with pytest.raises(SelfCheckError, match=r"^loss in gradient_descent's history holds inf at "
+                                             r"index 0 — npcore\.gradient_descent stays finite"):
+        selfcheck.check_gradient_descent(gradient_descent)
+
+
+def test_softmax_nan_hint_reads_as_the_lesson_promises():
+    def my_softmax(Z):
+        return np.full(Z.shape, np.nan)
+    with pytest.raises(SelfCheckError, match=re.escape(
+            "softmax returned NaN in row 0 — did you subtract the row maximum before exp?")):
+        selfcheck.check_softmax(my_softmax)
+
+
+def _fails_with(exception):
+    """A learner's function that hits a floating-point error of type ``exception``."""
+    def my_function(*args, **kwargs):
+        huge = np.float64(1000)
+        if exception is FloatingPointError:          # the learner asked NumPy to raise
+            with np.errstate(over="raise"):
+                np.exp(huge)
+        elif exception is RuntimeWarning:            # ... or turned warnings into errors
+            with np.errstate(over="warn"), warnings.catch_warnings():
+                warnings.simplefilter("error")
+                np.exp(huge)
+        elif exception is OverflowError:             # plain Python floats
+            math.exp(1000)
+        else:
+            return len(args) / (len(args) - len(args))   # ZeroDivisionError
+        raise AssertionError("no floating-point error happened")
+    return my_function
+
+
+@pytest.mark.parametrize("exception", [FloatingPointError, RuntimeWarning, OverflowError,
+                                       ZeroDivisionError], ids=lambda e: e.__name__)
+@pytest.mark.parametrize("name", sorted(REFERENCE))
+def test_floating_point_errors_get_the_checks_hint(name, exception, capsys):
+    with pytest.raises(SelfCheckError, match=rf"^my_function raised {exception.__name__}: .+ — "
+                                             rf"{re.escape(selfcheck.NONFINITE_HINTS[name])}$") as info:
+        check(name)(_fails_with(exception))
+    assert isinstance(info.value.__cause__, exception)   # the learner's own line stays visible
+    assert capsys.readouterr().out == ""
+
+
+def test_softmax_that_raises_on_overflow_gets_the_max_hint():
+    def strict_softmax(Z):                           # right for small logits, no maximum
+        with np.errstate(over="raise"):
+            E = np.exp(Z)
+        return E / E.sum(axis=1, keepdims=True)
+    with pytest.raises(SelfCheckError, match=re.escape(
+            "strict_softmax raised FloatingPointError: overflow encountered in exp — did you "
+            "subtract the row maximum before exp?")):
+        selfcheck.check_softmax(strict_softmax)
+
+
+def test_extreme_but_finite_results_warn_nowhere():
+    """selfcheck's own arithmetic (a standard deviation here) on a huge finite result must
+    give the hint, not an overflow RuntimeWarning (an error in this suite)."""
+    def init_params(n_input, n_hidden, n_output, rng):
+        params = npcore.init_params(n_input, n_hidden, n_output, rng, dtype=np.float64)
+        return {k: P * 1e300 for k, P in params.items()}          # b stays 0, W ~ 1e300
+    with pytest.raises(SelfCheckError, match=r"^W1 \(784 inputs\) has standard deviation inf, "
+                                             r"expected about 0\.0357"):
+        selfcheck.check_init_params(init_params)
