@@ -4,12 +4,18 @@ The student edition must hold no solution code, be a valid notebook, and, when r
 stop at the first exercise's self-check with "not done yet"; the solution edition
 (the original) passes every self-check. Only the synthetic lesson and at most one
 fast real lesson are executed, to keep the suite quick.
+
+Bad input is refused, never copied through: near-miss markers, markers in Markdown or
+raw cells, unpaired markers, an output over an input notebook or over a student's
+changed file (without --force), a missing or non-notebook input. A refusal is one
+line on stderr, exit status 2, no traceback, and nothing written.
 """
 import glob
 import os
 import re
 import subprocess
 import sys
+from collections import Counter
 
 import nbformat
 import pytest
@@ -23,6 +29,7 @@ import student_edition  # noqa: E402
 TOOL = os.path.join(ROOT, "tools", "student_edition.py")
 LESSONS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
 EXECUTED_LESSON = os.path.join(ROOT, "notebooks", "02_relu.ipynb")   # fast, has exercises
 
 
@@ -84,6 +91,36 @@ def synthetic_lesson():
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python",
                                  "name": "python3"}
     return nb
+
+
+def run_tool(*args, cwd=ROOT):
+    """Run the tool as students and teachers do: a separate Python process."""
+    return subprocess.run([sys.executable, TOOL, *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+
+
+def call_main(capsys, *args):
+    """The tool's main() in this process (faster than run_tool; warnings are errors here)."""
+    capsys.readouterr()
+    status = student_edition.main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, captured.out, captured.err)
+
+
+def assert_refused(result, *fragments):
+    """The command-line contract for bad input: status 2, one line on stderr, no traceback."""
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("student_edition: ")
+    assert result.stdout == ""
+    for fragment in fragments:
+        assert fragment in result.stderr, (fragment, result.stderr)
+
+
+def one_cell_notebook(cell):
+    cell.id = "c1"
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A lesson", id="c0"), cell])
 
 
 def execute(nb, cwd):
@@ -156,10 +193,8 @@ def test_unpaired_markers_are_refused(tmp_path, source, message):
     nbformat.write(synthetic_lesson(), good)
     nbformat.write(nb, bad)
     out = tmp_path / "student"
-    result = subprocess.run([sys.executable, TOOL, "--out", str(out), str(good), str(bad)],
-                            capture_output=True, text=True)
-    assert result.returncode != 0
-    assert "01_broken.ipynb, cell 0" in result.stderr and "nothing written" in result.stderr
+    assert_refused(run_tool("--out", out, good, bad), "01_broken.ipynb, cell 0", message,
+                   "nothing written")
     assert not out.exists()                              # not even the good notebook
 
 
@@ -199,14 +234,309 @@ def test_synthetic_solution_edition_passes_every_self_check(tmp_path):
                     "matches npcore.relu_derivative\n", "end of lesson\n"]
 
 
+# --------------------------------------------------------------------------- refused input
+NEAR_MISSES = [
+    "### begin solution",                 # other case
+    "    ## BEGIN SOLUTION",              # other number of '#'
+    "    #### END SOLUTION",
+    "    ### BEGIN SOLUTON",              # typos
+    "    ### EDN SOLUTION",
+    "    ###BEGINSOLUTION",               # no spaces
+    "    ###BEGIN SOLUTION",
+    "    ### BEGIN_SOLUTION",
+    "    ### BEGIN SOLUTION here",        # extra words
+    "    ### BEGIN YOUR SOLUTION",
+    "    ### END SOLUTION (exercise 1)",
+    "    ### START SOLUTION",
+    "    x = 1  ### BEGIN SOLUTION",      # a marker after code
+    "    # SOLUTION",
+    "    BEGIN SOLUTION",                 # no '#' at all
+    "\u00a0   ### BEGIN SOLUTION",        # a no-break space before it
+]
+
+
+@pytest.mark.parametrize("line", NEAR_MISSES)
+def test_near_miss_markers_are_refused(line):
+    source = f"def f(Z):\n    Z = Z + 1\n{line}\n    return Z * 2\n    {END}\n"
+    if "END" in line:
+        source = f"def f(Z):\n    Z = Z + 1\n    {BEGIN}\n    return Z * 2\n{line}\n"
+    nb = one_cell_notebook(nbformat.v4.new_code_cell(source))
+    with pytest.raises(student_edition.MarkerError) as caught:
+        student_edition.student_notebook(nb, "07_lesson.ipynb")
+    message = str(caught.value)
+    number = 5 if "END" in line else 3
+    assert message.startswith(f"07_lesson.ipynb, cell 1 (id c1), line {number}: ")
+    assert "looks like a solution marker" in message and "\n" not in message
+
+
+def test_near_miss_on_the_command_line_is_refused_and_nothing_is_written(tmp_path):
+    cases = {"00_case.ipynb": "def f():\n    ### begin solution\n    return 42\n    ### end solution\n",
+             "01_hashes.ipynb": (f"def f():\n    {BEGIN}\n    return 42\n"
+                                 f"    #### END SOLUTION\n    {END}\n"),
+             "02_typo.ipynb": "def f():\n    ### BEGIN SOLUTON\n    return 42\n    ### END SOLUTON\n"}
+    for name, source in cases.items():
+        path = tmp_path / name
+        nbformat.write(one_cell_notebook(nbformat.v4.new_code_cell(source)), path)
+        out = tmp_path / "student"
+        line = 4 if name == "01_hashes.ipynb" else 2
+        assert_refused(run_tool("--out", out, path), f"{name}, cell 1 (id c1), line {line}: ",
+                       "looks like a solution marker", "nothing written")
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("comment", ["# the end of the solution comes next", "# resolution 300 dpi",
+                                     "# append the solution to the list", "# my solution",
+                                     "end_solution = begin + 1"])
+def test_ordinary_comments_about_solutions_are_kept(comment):
+    source = f"begin = 1\n{comment}\nx = 2"
+    student, exercises = student_edition.student_notebook(
+        one_cell_notebook(nbformat.v4.new_code_cell(source)))
+    assert exercises == 0 and student.cells[1].source == source
+
+
+@pytest.mark.parametrize("cell", [
+    nbformat.v4.new_markdown_cell(f"Solution:\n\n{BEGIN}\nx = 1\n{END}"),
+    nbformat.v4.new_markdown_cell(f"```python\ndef f():\n    {BEGIN}\n    return 42\n    {END}\n```"),
+    nbformat.v4.new_markdown_cell("## Begin solution\n\nreturn 42"),
+    nbformat.v4.new_markdown_cell("Solution:\n\n    x = 1\n    #### END SOLUTION"),
+    nbformat.v4.new_raw_cell(f"def f():\n    {BEGIN}\n    return 42\n    {END}"),
+    nbformat.v4.new_raw_cell("def f():\n    ### begin solution\n    return 42"),
+], ids=["markdown-exact", "markdown-fenced", "markdown-heading", "markdown-near-miss",
+        "raw-exact", "raw-near-miss"])
+def test_markers_in_markdown_and_raw_cells_are_refused(tmp_path, capsys, cell):
+    nb = one_cell_notebook(cell)
+    with pytest.raises(student_edition.MarkerError, match=re.escape(
+            f"text.ipynb, cell 1 (id c1), line ") + r"\d+: .* in a " + cell.cell_type + " cell"):
+        student_edition.student_notebook(nb, "text.ipynb")
+    path, out = tmp_path / "04_text.ipynb", tmp_path / "student"
+    nbformat.write(nb, path)
+    assert_refused(call_main(capsys, "--out", out, path), "04_text.ipynb, cell 1 (id c1), line ",
+                   f"in a {cell.cell_type} cell", "nothing written")
+    assert not out.exists()
+
+
+def test_markers_quoted_in_markdown_text_are_kept():
+    text = (f"Write the function between `{BEGIN}` and\n`{END}`, then run the self-check.\n\n"
+            "## Solutions are checked by `selfcheck`")
+    nb = one_cell_notebook(nbformat.v4.new_markdown_cell(text))
+    student, _ = student_edition.student_notebook(nb)
+    assert student.cells[1].source == text
+
+
+@pytest.mark.parametrize("how", ["same-folder", "dotdot", "symlink"])
+def test_out_folder_of_an_input_notebook_is_refused(tmp_path, capsys, how):
+    lesson = tmp_path / "lessons" / "05_synthetic.ipynb"
+    lesson.parent.mkdir()
+    nbformat.write(synthetic_lesson(), lesson)
+    before = lesson.read_bytes()
+    out = {"same-folder": lesson.parent, "dotdot": lesson.parent / "sub" / "..",
+           "symlink": tmp_path / "link"}[how]
+    if how == "symlink":
+        out.symlink_to(lesson.parent, target_is_directory=True)
+    assert_refused(run_tool("--out", out, lesson) if how == "same-folder" else
+                   call_main(capsys, "--out", out, lesson), "is the folder of an input notebook",
+                   "nothing written")
+    assert_refused(call_main(capsys, "--out", out, lesson, "--force"),  # --force does not help
+                   "is the folder of an input notebook", "nothing written")
+    assert lesson.read_bytes() == before
+
+
+def test_output_file_that_is_an_input_notebook_is_refused(tmp_path, capsys):
+    out, elsewhere = tmp_path / "student", tmp_path / "lessons"
+    out.mkdir()
+    elsewhere.mkdir()
+    real = out / "05_synthetic.ipynb"                    # the input lives in --out, reached
+    nbformat.write(synthetic_lesson(), real)             # through a link from another folder
+    (elsewhere / "05_synthetic.ipynb").symlink_to(real)
+    before = real.read_bytes()
+    assert_refused(call_main(capsys, "--out", out, elsewhere / "05_synthetic.ipynb", "--force"),
+                   "05_synthetic.ipynb is an input notebook", "nothing written")
+    assert real.read_bytes() == before
+
+
+def test_out_in_the_lessons_folder_is_refused(tmp_path, capsys):
+    name = "99_student_edition_test_must_not_exist.ipynb"
+    lesson = tmp_path / name
+    nbformat.write(synthetic_lesson(), lesson)
+    target = os.path.join(ROOT, "notebooks", name)
+    assert not os.path.exists(target)
+    try:
+        assert_refused(call_main(capsys, "--out", os.path.join(ROOT, "notebooks"), lesson, "--force"),
+                       "is the lessons' folder", "nothing written")
+        assert not os.path.exists(target)
+    finally:                                             # never leave a stray lesson behind
+        if os.path.exists(target):
+            os.remove(target)
+
+
+def test_two_inputs_with_the_same_name_are_refused(tmp_path, capsys):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        nbformat.write(synthetic_lesson(), tmp_path / folder / "05_synthetic.ipynb")
+    out = tmp_path / "student"
+    assert_refused(call_main(capsys, "--out", out, tmp_path / "a" / "05_synthetic.ipynb",
+                             tmp_path / "b" / "05_synthetic.ipynb"), "have the same name")
+    assert not out.exists()
+
+
+def test_a_students_changed_notebook_is_not_overwritten_without_force(tmp_path, capsys):
+    lesson, out = tmp_path / "05_synthetic.ipynb", tmp_path / "student"
+    nbformat.write(synthetic_lesson(), lesson)
+    assert call_main(capsys, "--out", out, lesson).returncode == 0
+    fresh = (out / lesson.name).read_bytes()
+    # Running again over an untouched edition is fine and leaves the file alone.
+    again = call_main(capsys, "--out", out, lesson)
+    assert again.returncode == 0 and again.stderr == "" and "(file unchanged)" in again.stdout
+    assert (out / lesson.name).read_bytes() == fresh
+    # The student writes an answer; a new run must not wipe it out...
+    work = read(out / lesson.name)
+    work.cells[2].source = work.cells[2].source.replace("# YOUR CODE HERE", "return np.maximum(Z, 0)")
+    nbformat.write(work, out / lesson.name)
+    worked = (out / lesson.name).read_bytes()
+    assert_refused(run_tool("--out", out, lesson), "05_synthetic.ipynb already exists and differs",
+                   "--force", "nothing written")
+    assert (out / lesson.name).read_bytes() == worked
+    # ...unless the teacher asks for it.
+    forced = call_main(capsys, "--out", out, lesson, "--force")
+    assert forced.returncode == 0 and forced.stderr == ""
+    assert (out / lesson.name).read_bytes() == fresh
+    assert sorted(os.listdir(out)) == [lesson.name]      # no temporary file left behind
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder", "text", "not-ipynb-name", "json-list",
+                                  "bad-cells", "no-version", "binary"])
+def test_missing_or_non_notebook_input_is_refused(tmp_path, capsys, kind):
+    path = tmp_path / ("05_lesson.txt" if kind == "not-ipynb-name" else "05_lesson.ipynb")
+    content = {"text": "print('hello')\n", "not-ipynb-name": nbformat.writes(synthetic_lesson()),
+               "json-list": "[]", "no-version": '{"cells": []}',
+               "bad-cells": '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": 5}'}
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "binary":
+        path.write_bytes(bytes(range(256)))
+    elif kind != "missing":
+        path.write_text(content[kind])
+    expected = {"missing": "no such notebook", "folder": "is a folder",
+                "not-ipynb-name": "must end in .ipynb", "text": "not JSON", "binary": "not JSON",
+                "json-list": "no nbformat version", "no-version": "no nbformat version",
+                "bad-cells": "not a valid Jupyter notebook"}[kind]
+    out = tmp_path / "student"
+    result = (run_tool("--out", out, path) if kind in ("missing", "text") else
+              call_main(capsys, "--out", out, path))
+    assert_refused(result, str(path), expected, "nothing written")
+    assert not out.exists()
+
+
+def test_a_bad_option_is_one_line_too():
+    assert_refused(run_tool("--no-such-option"), "unrecognized arguments: --no-such-option")
+
+
 # --------------------------------------------------------------------------- the real lessons
-def test_default_run_converts_every_lesson(tmp_path):
+@pytest.fixture(scope="module")
+def real_edition(tmp_path_factory):
+    """The default command (every lesson) run once into a fresh folder: (folder, result)."""
     if not LESSONS:
         pytest.skip("no lessons yet")
-    result = subprocess.run([sys.executable, TOOL, "--out", str(tmp_path)], cwd=ROOT,
-                            capture_output=True, text=True, check=True)
-    assert sorted(os.listdir(tmp_path)) == [os.path.basename(p) for p in LESSONS]
+    out = tmp_path_factory.mktemp("student")
+    return out, run_tool("--out", out)
+
+
+def test_default_run_converts_every_lesson(real_edition):
+    out, result = real_edition
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert sorted(os.listdir(out)) == [os.path.basename(p) for p in LESSONS]
     assert len(result.stdout.splitlines()) == len(LESSONS)
+
+
+def solution_blocks(nb):
+    """[(cell index, [lines of the block])] for every solution block of the source notebook."""
+    blocks = []
+    for index, cell in enumerate(nb.cells):
+        block = None
+        for line in cell.source.split("\n"):
+            if line.strip() == BEGIN:
+                block = []
+                blocks.append((index, block))
+            elif line.strip() == END:
+                block = None
+            elif block is not None:
+                block.append(line)
+    return blocks
+
+
+@pytest.mark.parametrize("path", LESSONS or [pytest.param(None, marks=pytest.mark.skip("no lessons"))],
+                         ids=lambda p: os.path.basename(p) if p else "none")
+def test_written_real_lesson_holds_no_line_of_any_solution_block(real_edition, path):
+    out, result = real_edition
+    assert result.returncode == 0, result.stderr
+    original, student = read(path), read(out / os.path.basename(path))
+    blocks = solution_blocks(original)
+    assert len(student.cells) == len(original.cells)
+    # Cell by cell: the student's cell holds exactly the cell's lines outside its blocks
+    # plus one stub per block (as multisets: no block line can hide among the others).
+    for index in sorted({i for i, _ in blocks}):
+        source = original.cells[index].source.split("\n")
+        outside_blocks, within = [], False
+        for line in source:
+            if line.strip() in (BEGIN, END):
+                within = line.strip() == BEGIN
+            elif not within:
+                outside_blocks.append(line.strip())
+        count = sum(1 for i, _ in blocks if i == index)
+        expected = Counter(outside_blocks) + Counter({stub: count for stub in STUB_LINES})
+        assert Counter(line.strip() for line in student.cells[index].source.split("\n")) == expected
+    # Notebook-wide: a solution line found nowhere else in the lesson appears nowhere in the file.
+    inside = {line.strip() for _, lines in blocks for line in lines if line.strip()}
+    outside = set()
+    for index, cell in enumerate(original.cells):
+        within = False
+        for line in cell.source.split("\n"):
+            if line.strip() in (BEGIN, END):
+                within = line.strip() == BEGIN
+            elif not within:
+                outside.add(line.strip())
+    unique = inside - outside
+    assert unique or not blocks, "the check would be empty"
+    written = {line.strip() for cell in student.cells for line in cell.source.split("\n")}
+    assert not sorted(unique & written), sorted(unique & written)
+    assert all(not c.get("outputs") for c in student.cells)
+
+
+def test_real_lessons_contain_no_near_miss_markers():
+    if not LESSONS:
+        pytest.skip("no lessons yet")
+    for path in LESSONS:
+        name = os.path.basename(path)
+        for index, cell in enumerate(read(path).cells):
+            for number, line in enumerate(cell.source.split("\n"), start=1):
+                where = f"{name}, cell {index}, line {number}: {line!r}"
+                if cell.cell_type == "code":
+                    # the tool's rule, and an independent crude one: in code, "solution"
+                    # (any case) appears only in the two exact markers
+                    if line.strip() not in (BEGIN, END):
+                        assert not student_edition.looks_like_marker(line), where
+                        assert "solution" not in line.lower(), where
+                    else:
+                        assert re.fullmatch(r"[ ]*### (BEGIN|END) SOLUTION", line), where
+            if cell.cell_type != "code":
+                student_edition.check_text_cell(cell.source, cell.cell_type, f"{name}, cell {index}")
+
+
+def test_a_near_miss_in_a_real_lesson_would_be_caught():
+    """The check above can fail: one mistyped END marker in a real lesson is refused."""
+    path = next((p for p in LESSONS if has_exercises(p)), None)
+    if path is None:
+        pytest.skip("no lesson has exercises yet")
+    nb = read(path)
+    index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and END in c.source)
+    lines = nb.cells[index].source.split("\n")
+    number = next(n for n, line in enumerate(lines, start=1) if line.strip() == END)
+    lines[number - 1] = lines[number - 1].replace(END, "#" + END)
+    nb.cells[index].source = "\n".join(lines)
+    with pytest.raises(student_edition.MarkerError,
+                       match=re.escape(f"lesson, cell {index} (id {nb.cells[index].id}), "
+                                       f"line {number}: ")):
+        student_edition.student_notebook(nb, "lesson")
 
 
 @pytest.mark.parametrize("path", [p for p in LESSONS if has_exercises(p)] or
