@@ -1,11 +1,12 @@
-# The course's commands. `make lab` opens the course, `make test` runs every test.
-# Both create a virtual environment in .venv on first use (Python 3.11).
+# The course's commands. `make lab` opens the course, `make test` runs every test,
+# `make check` only the quick unit tests (under a minute). All of them create a
+# virtual environment in .venv on first use (Python 3.11).
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 export KERAS_BACKEND ?= jax
 
-.PHONY: lab test notebooks student clean-notebooks benchmark
+.PHONY: lab test check notebooks student clean-notebooks benchmark
 
 lab: $(VENV)/installed
 	$(BIN)/jupyter lab notebooks/00_meet_the_data.ipynb
@@ -15,6 +16,15 @@ test: $(VENV)/installed
 	@# strict nbval would compare: build it here, before any lesson runs.
 	$(BIN)/python -c "import matplotlib.pyplot"
 	$(BIN)/python -m pytest
+
+# The unit tests without the lessons (nbval off), the browser, Keras and the slow ones
+# (markers: pytest.ini; `slow` is given in tests/conftest.py). Make's own command line
+# can pass more, e.g. `make check PYTEST_ARGS="-x -k npcore"`.
+CHECK_MARKERS := not slow and not browser and not keras
+check: $(VENV)/installed
+	@# --ignore: importing Keras alone takes seconds, and -m leaves out every test of that file.
+	$(BIN)/python -m pytest tests -p no:nbval -m "$(CHECK_MARKERS)" \
+	    --ignore=tests/test_keras_equivalence.py -q $(PYTEST_ARGS)
 
 # Re-execute the lessons and store their outputs (needs MNIST_NPZ or internet).
 notebooks: $(VENV)/installed

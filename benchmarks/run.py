@@ -1,6 +1,8 @@
 """npcore vs Keras (JAX backend) vs PyTorch (when installed): seconds per training epoch.
 
     make benchmark                       # or: python benchmarks/run.py [--rounds 5] [--markdown]
+    python benchmarks/run.py --frameworks npcore,npcore-plain,keras,torch   # what npcore.FAST buys
+    python benchmarks/run.py --npcore-from /tmp/npcore-before    # also an older npcore: npcore@before
 
 Two MLPs, 784->128->10 and 784->512->256->10, on MNIST's 60,000 training images:
 float32, batches of 128, SGD with momentum 0.9, a fresh shuffle each epoch (the exact
@@ -11,21 +13,27 @@ timed epochs, the ratio npcore / that framework (below 1 means npcore is faster)
 the fraction of this machine's matrix-multiply peak (float32 GEMM GFLOP/s, measured
 here with NumPy) that the framework's epoch reaches. Needs MNIST_NPZ (or internet).
 This is a script, not a test: timings say nothing about correctness.
+
+Rows besides the frameworks: "npcore-plain" is npcore with npcore.FAST = False (the
+lesson's plain optimizer updates instead of the cache-sized pieces), and
+"npcore@before" (with --npcore-from DIR) the npcore of another checkout, DIR, e.g. the
+commit before a change: both in their own processes, in the same rounds.
 """
 import argparse
 import datetime
 import importlib.metadata
 import importlib.util
-import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+import common
+
 NETS = {"784-128-10": (128,), "784-512-256-10": (512, 256)}
 M = 60000                                  # training images per epoch
+FRAMEWORKS = ("npcore", "npcore-plain", "keras", "torch")
+BEFORE = "npcore" + common.BEFORE           # the row of --npcore-from
 
 
 def gemm_flops_per_epoch(hidden, m=M):
@@ -35,20 +43,26 @@ def gemm_flops_per_epoch(hidden, m=M):
     return 2 * m * (3 * sum(per_layer) - per_layer[0])    # no dX for the input layer
 
 
+def installed(framework):
+    """Whether the framework's library is installed (npcore's variants: always)."""
+    needs = {"keras": ("keras", "jax"), "torch": ("torch",)}.get(framework, ())
+    return all(importlib.util.find_spec(module) is not None for module in needs)
+
+
 def available_frameworks():
     """npcore and Keras always (both are course requirements); PyTorch when it is installed."""
-    frameworks = ["npcore", "keras"]
-    if importlib.util.find_spec("torch") is not None:
-        frameworks.append("torch")
-    return frameworks
+    return [fw for fw in ("npcore", "keras", "torch") if installed(fw)]
+
+
+def worker_args(framework, hidden, epochs, npcore_from=None):
+    """bench_one.py's arguments for one row of the table."""
+    if framework == BEFORE:
+        return ["npcore", hidden, "--epochs", epochs, "--npcore-from", npcore_from]
+    return [framework, hidden, "--epochs", epochs]
 
 
 def worker(*args):
-    out = subprocess.run([sys.executable, os.path.join(HERE, "bench_one.py"), *args],
-                         check=True, capture_output=True, text=True,
-                         env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
-                              "TF_CPP_MIN_LOG_LEVEL": "2"})
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return common.run_worker("bench_one.py", *args)
 
 
 def machine():
@@ -87,31 +101,71 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="runs of each framework per net")
     parser.add_argument("--epochs", type=int, default=4, help="epochs per run, the first untimed")
-    parser.add_argument("--frameworks", default=",".join(available_frameworks()))
-    parser.add_argument("--nets", default=",".join(NETS))
+    parser.add_argument("--frameworks", default=",".join(available_frameworks()),
+                        help=f"comma-separated, of {', '.join(FRAMEWORKS)} (default: "
+                             f"{','.join(available_frameworks())})")
+    parser.add_argument("--npcore-from", metavar="DIR",
+                        help="also time the npcore of this checkout (e.g. the commit before a "
+                             f"change), as the row {BEFORE}")
+    parser.add_argument("--nets", default=",".join(NETS), help=f"comma-separated, of {', '.join(NETS)}")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = parser.parse_args(argv)
-    frameworks, nets = args.frameworks.split(","), args.nets.split(",")
+    frameworks, nets = [f for f in args.frameworks.split(",") if f], args.nets.split(",")
+    unknown = [f for f in frameworks if f not in FRAMEWORKS] + [n for n in nets if n not in NETS]
+    if unknown or not frameworks or len(set(frameworks)) < len(frameworks):
+        parser.error(f"unknown or repeated in --frameworks/--nets: {', '.join(unknown) or args.frameworks}")
+    if args.rounds < 1 or args.epochs < 2:
+        parser.error("--rounds must be at least 1 and --epochs at least 2 (the first is untimed)")
+    skipped = [fw for fw in frameworks if not installed(fw)]
+    frameworks = [fw for fw in frameworks if fw not in skipped]
+    if skipped:
+        print(f"not installed, left out: {', '.join(skipped)}", flush=True)
+    if not frameworks:
+        parser.error("none of the frameworks asked for is installed")
+    if args.npcore_from:
+        args.npcore_from = os.path.abspath(args.npcore_from)
+        if not os.path.isfile(os.path.join(args.npcore_from, "npcore.py")):
+            parser.error(f"--npcore-from: no npcore.py in {args.npcore_from}")
+        at = frameworks.index("npcore") + 1 if "npcore" in frameworks else 0
+        frameworks.insert(at, BEFORE)
+    try:
+        return report(args, frameworks, nets)
+    except common.BenchmarkError as error:
+        print(f"run.py: error: {error}", file=sys.stderr)
+        return 2
+
+
+def report(args, frameworks, nets):
+    """Run the rounds and print the table."""
     print(f"machine: {machine()}")
     print(f"date: {datetime.date.today().isoformat()}; load average (1/5/15 min) before: {load_average()}")
     print(f"{args.rounds} rounds x {args.epochs} epochs (first untimed) per framework and net; "
           f"frameworks: {', '.join(frameworks)}", flush=True)
+    if args.npcore_from:
+        print(f"{BEFORE}: the npcore of {common.checkout_description(args.npcore_from)}", flush=True)
 
     seconds = {(net, fw): [] for net in nets for fw in frameworks}
+    npcores = {}                           # row -> which npcore the worker timed
     peaks = []
     for r in range(args.rounds):
         peaks.append(worker("peak")["gflops"])
         for net in nets:
             order = frameworks[r % len(frameworks):] + frameworks[:r % len(frameworks)]  # rotate who goes first
             for fw in order:
-                result = worker(fw, ",".join(map(str, NETS[net])), "--epochs", str(args.epochs))
+                result = worker(*worker_args(fw, ",".join(map(str, NETS[net])), args.epochs,
+                                             args.npcore_from))
                 seconds[net, fw] += result["seconds"]
+                if "npcore" in result:
+                    npcores[fw] = result["npcore"]
         print(f"round {r + 1}/{args.rounds} done (load average {load_average()})", flush=True)
     peak = max(peaks)
 
     print(f"\nmatrix-multiply peak (float32 GEMM 2048x2048, NumPy, best of all rounds): {peak:.0f} GFLOP/s "
           f"(median of rounds {statistics.median(peaks):.0f})")
-    print(f"load average (1/5/15 min) after: {load_average()}\n")
+    print(f"load average (1/5/15 min) after: {load_average()}")
+    for fw, description in npcores.items():
+        print(f"{fw}: {description}")
+    print()
     sep = " | " if args.markdown else "  "
     header = ["net", "framework", "s/epoch (median)", "min-max", "npcore / it", "GFLOP/s", "% of peak"]
     rows = []
@@ -138,14 +192,20 @@ def main(argv=None):
     for net in nets:
         print(f"{net}: {gemm_flops_per_epoch(NETS[net]) / 1e9:.1f} GFLOP of matrix products per epoch, "
               f"{gemm_flops_per_epoch(NETS[net]) / 1e9 / peak:.2f} s at the peak")
-    others = [fw for fw in frameworks if fw != "npcore"]
+    for variant, meaning in (("npcore-plain", "what npcore.FAST buys"), (BEFORE, "before / now")):
+        if "npcore" in frameworks and variant in frameworks:
+            for net in nets:
+                ratio = statistics.median(seconds[net, variant]) / statistics.median(seconds[net, "npcore"])
+                print(f"{net}: {variant} / npcore = {ratio:.2f} ({meaning})")
+    others = [fw for fw in frameworks if not fw.startswith("npcore")]
     if "npcore" in frameworks and others:
         for net in nets:
             best = min(others, key=lambda fw: statistics.median(seconds[net, fw]))
             ratio = statistics.median(seconds[net, "npcore"]) / statistics.median(seconds[net, best])
             print(f"{net}: npcore / fastest other ({best}) = {ratio:.2f}"
                   f"  -> {'goal reached' if ratio <= 1.0 else 'goal (<= 1.0) not reached'}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

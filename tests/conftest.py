@@ -1,4 +1,14 @@
-"""Shared pytest setup: Keras on JAX, and a guard that every lesson runs under nbval."""
+"""Shared pytest setup: Keras on JAX, the markers `make check` selects with, and a guard
+that every lesson runs under nbval.
+
+Markers (declared in pytest.ini):
+  notebook  a lesson cell run by nbval; given here to every item collected from an .ipynb
+  browser   JupyterLab in headless Chromium (tests/test_browser_jupyterlab.py marks itself)
+  keras     npcore against Keras (tests/test_keras_equivalence.py marks itself)
+  slow      a unit test that takes seconds; given here, by node id, from SLOW below
+
+`make check` runs `pytest tests -p no:nbval -m "not slow and not browser and not keras"`.
+"""
 import glob
 import os
 
@@ -8,21 +18,71 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LESSONS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
 
+# Unit tests that take seconds each (they start processes or kernels, or train on MNIST),
+# as node ids relative to tests/ without the parameters, matched as prefixes. Marked here
+# rather than in their files so that the list of what `make check` leaves out stays in
+# one place; `pytest tests -p no:nbval --durations=20` shows what belongs in it.
+SLOW = (
+    "test_npcore.py::test_main_trains_saves_and_reloads",                 # trains on MNIST
+    "test_project.py::test_run_notebooks_stores_clean_outputs_",          # two kernels
+    "test_student_edition.py::test_real_lesson_student_edition_stops_",   # a kernel, MNIST
+    "test_student_edition.py::test_synthetic_student_edition_stops_",     # a kernel
+    "test_student_edition.py::test_synthetic_solution_edition_passes_",   # a kernel
+    "test_student_edition.py::test_command_line_",                        # the tool's process
+    "test_student_edition.py::test_default_run_",                         # the tool on every lesson
+    "test_student_edition.py::test_written_real_lesson_",                 # (the same run)
+    "test_student_edition.py::test_near_miss_on_the_command_line_",       # a process per near miss
+)
+
+COLLECTED = pytest.StashKey[set]()   # paths of every item collected, deselected or not
+
+# The nbval options pytest.ini's addopts always passes.
+NBVAL_OPTIONS = {"--nbval": "store_true", "--nbval-current-env": "store_true",
+                 "--nbval-sanitize-with": "store", "--nbval-cell-timeout": "store"}
+
+
+def pytest_addoption(parser, pluginmanager):
+    """With nbval switched off (`-p no:nbval`, as `make check` does: it saves the seconds
+    nbval's imports take), accept and ignore the nbval options of pytest.ini's addopts."""
+    if pluginmanager.is_blocked("nbval"):
+        group = parser.getgroup("nbval (switched off by -p no:nbval: these are ignored)")
+        for option, action in NBVAL_OPTIONS.items():
+            group.addoption(option, action=action, dest=f"ignored_{option[2:].replace('-', '_')}")
+
+
+def _node_id(item):
+    """'tests/test_x.py::test_y[param]' -> 'test_x.py::test_y' (relative to tests/)."""
+    path = os.path.relpath(str(item.path), os.path.dirname(os.path.abspath(__file__)))
+    return f"{path}::{item.name.split('[')[0]}".replace(os.sep, "/")
+
+
+@pytest.hookimpl(tryfirst=True)   # before -m deselects by these markers
+def pytest_collection_modifyitems(config, items):
+    config.stash[COLLECTED] = {os.path.abspath(str(item.path)) for item in items}
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebook)
+        elif _node_id(item).startswith(SLOW):
+            item.add_marker(pytest.mark.slow)
+
 
 def pytest_collection_finish(session):
     """Fail the run if a lesson was meant to run but nbval collected no cell of it.
 
-    Applies when the notebooks folder itself is among the paths pytest was given
-    (as in `make test`), so no lesson can be skipped silently by a typo, a bad
-    file name or a notebook nbval cannot parse.
+    Applies when nbval is on and the notebooks folder itself is among the paths pytest
+    was given (as in `make test`), so no lesson can be skipped silently by a typo, a bad
+    file name or a notebook nbval cannot parse. Lessons left out on purpose, with
+    `-m "not notebook"` or `-k`, were collected and do not count as missing.
     """
+    if not session.config.pluginmanager.has_plugin("nbval"):
+        return
     if not session.config.getoption("nbval", default=False):
         return
     notebooks_dir = os.path.join(ROOT, "notebooks")
     asked = [os.path.abspath(str(a)).split("::")[0] for a in session.config.args]
     if notebooks_dir not in asked:
         return
-    collected = {os.path.abspath(str(item.path)) for item in session.items}
+    collected = session.config.stash.get(COLLECTED, set())   # before -m / -k deselected any
     missing = [os.path.relpath(p, ROOT) for p in LESSONS if p not in collected]
     if missing or not LESSONS:
         raise pytest.UsageError(f"nbval collected no cells from: {missing or 'notebooks/ (empty)'}")

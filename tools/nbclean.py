@@ -7,6 +7,8 @@ Clean means: notebook metadata is only the kernelspec and the language name (no
 Python version, no saved widget state); cell metadata keeps only nbval/nbgrader
 tags; no execution timestamps. Diffs then show what a lesson says and prints.
 """
+import argparse
+import os
 import sys
 
 import nbformat
@@ -32,24 +34,33 @@ def cleaned_text(path):
     return nbformat.writes(clean(nb)) + "\n"
 
 
-def main(argv):
-    check = "--check" in argv
-    paths = [a for a in argv if a != "--check"]
+def main(argv=None):
+    """Exit status: 0 clean (or cleaned), 1 with --check when a notebook is not clean,
+    2 for a path that is not a file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="only report notebooks that are not clean (exit 1), change nothing")
+    parser.add_argument("paths", nargs="*", metavar="NOTEBOOK")
+    args = parser.parse_args(argv)
+    missing = [p for p in args.paths if not os.path.isfile(p)]
+    if missing:
+        print(f"nbclean.py: error: no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return 2
     unclean = []
-    for path in paths:
+    for path in args.paths:
         with open(path, encoding="utf-8") as f:
             text = f.read()
         new = cleaned_text(path)
         if new != text:
             unclean.append(path)
-            if not check:
+            if not args.check:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write(new)
-    if check and unclean:
+    if args.check and unclean:
         print("not clean (run `python tools/nbclean.py FILE`, or `make notebooks`):", *unclean, sep="\n  ")
         return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
