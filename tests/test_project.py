@@ -101,6 +101,18 @@ def test_nbclean_check_fails_on_volatile_metadata_and_cleaning_removes_it(tmp_pa
     assert dict(cleaned.cells[0].metadata) == {"tags": ["x"]}
 
 
+def test_nbclean_joins_consecutive_prints_to_one_stream():
+    """How the kernel flushed two prints must not show in the stored notebook."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1); print(2)")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n"),
+                           nbformat.v4.new_output("stream", name="stdout", text=["2\n"]),
+                           nbformat.v4.new_output("stream", name="stderr", text="w\n"),
+                           nbformat.v4.new_output("stream", name="stdout", text="3\n")]
+    outputs = nbclean.clean(nb).cells[0].outputs
+    assert [(o["name"], o["text"]) for o in outputs] == [("stdout", "1\n2\n"), ("stderr", "w\n"),
+                                                          ("stdout", "3\n")]
+
+
 def test_nbclean_names_a_missing_notebook_in_one_line_and_exits_2(tmp_path, capsys):
     assert nbclean.main(["--check", str(tmp_path / "nope.ipynb")]) == 2
     captured = capsys.readouterr()

@@ -5,7 +5,9 @@
 
 Clean means: notebook metadata is only the kernelspec and the language name (no
 Python version, no saved widget state); cell metadata keeps only nbval/nbgrader
-tags; no execution timestamps. Diffs then show what a lesson says and prints.
+tags; no execution timestamps; consecutive prints of one cell to the same stream are
+one output (how the kernel happened to flush them does not show in a diff). Diffs then
+show what a lesson says and prints.
 """
 import argparse
 import os
@@ -26,7 +28,24 @@ def clean(nb):
         if cell.cell_type == "code":
             for out in cell.outputs:
                 out.get("metadata", {}).pop("execution", None)
+            cell.outputs = _merge_streams(cell.outputs)
     return nb
+
+
+def _merge_streams(outputs):
+    """Join consecutive stream outputs of one name (stdout, stderr) into one."""
+    merged = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged
+                and merged[-1].get("output_type") == "stream" and merged[-1]["name"] == out["name"]):
+            merged[-1]["text"] = _text(merged[-1]["text"]) + _text(out["text"])
+        else:
+            merged.append(out)
+    return merged
+
+
+def _text(text):
+    return "".join(text) if isinstance(text, list) else text
 
 
 def cleaned_text(path):
