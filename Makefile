@@ -33,8 +33,9 @@ notebooks: $(VENV)/installed
 clean-notebooks: $(VENV)/installed
 	$(BIN)/python tools/nbclean.py notebooks/*.ipynb
 
+# `make student STUDENT_ARGS=--force` replaces student notebooks that differ from the new edition.
 student: $(VENV)/installed
-	$(BIN)/python tools/student_edition.py
+	$(BIN)/python tools/student_edition.py $(STUDENT_ARGS)
 
 benchmark: $(VENV)/installed
 	$(BIN)/python benchmarks/run.py
