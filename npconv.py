@@ -121,7 +121,8 @@ def conv_forward(X, K, b):
     kh, kw, _, F = K.shape
     Ho, Wo = H - kh + 1, W - kw + 1
     cols = im2col(X, kh, kw)                                   # (m*Ho*Wo, kh*kw*C)
-    Z = cols @ K.reshape(kh * kw * C, F) + b                   # (m*Ho*Wo, F)
+    Z = cols @ K.reshape(kh * kw * C, F)                       # (m*Ho*Wo, F)
+    Z += b                  # in place: `+ b` would allocate a second array this size, several times slower
     return Z.reshape(m, Ho, Wo, F), (cols, X.shape, K)         # (m, Ho, Wo, F)
 
 
@@ -277,7 +278,7 @@ def init_cnn_params(rng=None, channels=(16, 32), kernel=5, n_hidden=128, image_s
     """Random params of conv(kernel, channels[0]) -> pool -> ReLU -> conv(kernel,
     channels[1]) -> pool -> ReLU -> dense(n_hidden) -> ReLU -> dense(n_output) -> softmax.
 
-    He initialisation (std sqrt(2 / fan_in)) for the layers followed by ReLU, Xavier
+    He initialisation (std sqrt(2 / fan_in)) for the layers followed by ReLU, LeCun's
     (sqrt(1 / fan_in)) for the last; zero biases. Shapes for the defaults:
     K1 (5, 5, 1, 16), b1 (16,), K2 (5, 5, 16, 32), b2 (32,), W3 (512, 128),
     b3 (128,), W4 (128, 10), b4 (10,). ``rng``: a seed or a np.random.Generator.
