@@ -325,7 +325,7 @@ def cnn_forward(X, params):
 
     Z1 = conv(X, K1) + b1 (m, 24, 24, C1);  P1 = pool(Z1) (m, 12, 12, C1);  A1 = relu(P1)
     Z2 = conv(A1, K2) + b2 (m, 8, 8, C2);   P2 = pool(Z2) (m, 4, 4, C2);    A2 = relu(P2)
-    F = A2 flattened (m, 16 C2);  Z3 = F @ W3 + b3 (m, n3);  A3 = relu(Z3) (m, n3)
+    A2_flat = A2 flattened (m, 16 C2);  Z3 = A2_flat @ W3 + b3 (m, n3);  A3 = relu(Z3) (m, n3)
     Z4 = A3 @ W4 + b4 (m, 10);  A4 = softmax(Z4), each row a distribution.
     Pooling before ReLU gives the same A1, A2 as after (max and ReLU commute, since
     ReLU never changes which entry is largest) with 4 times fewer ReLUs.
@@ -346,13 +346,13 @@ def _forward(X, params):
     Z2, conv2 = conv_forward(A1, params["K2"], params["b2"])   # (m, 8, 8, C2)
     P2, pool2 = maxpool_forward(Z2)                            # (m, 4, 4, C2)
     A2 = npcore.relu(P2)                                       # (m, 4, 4, C2)
-    F = A2.reshape(m, -1)                                      # (m, 16 C2)
-    Z3 = F @ params["W3"] + params["b3"]                       # (m, n3)
+    A2_flat = A2.reshape(m, -1)                                # (m, 16 C2)
+    Z3 = A2_flat @ params["W3"] + params["b3"]                 # (m, n3)
     A3 = npcore.relu(Z3)                                       # (m, n3)
     Z4 = A3 @ params["W4"] + params["b4"]                      # (m, 10)
     A4 = npcore.softmax(Z4)                                    # (m, 10)
     return {"conv1": conv1, "pool1": pool1, "A1": A1, "conv2": conv2, "pool2": pool2,
-            "A2": A2, "F": F, "Z3": Z3, "A3": A3, "Z4": Z4, "A4": A4}
+            "A2": A2, "A2_flat": A2_flat, "Z3": Z3, "A3": A3, "Z4": Z4, "A4": A4}
 
 
 def cnn_backward(X, Y, params, cache):
@@ -375,7 +375,7 @@ def cnn_backward(X, Y, params, cache):
     dW4 = cache["A3"].T @ dZ4                                  # (n3, 10)
     db4 = dZ4.sum(axis=0)                                      # (10,)
     dZ3 = (dZ4 @ params["W4"].T) * (cache["Z3"] > 0)           # (m, n3)
-    dW3 = cache["F"].T @ dZ3                                   # (16 C2, n3)
+    dW3 = cache["A2_flat"].T @ dZ3                             # (16 C2, n3)
     db3 = dZ3.sum(axis=0)                                      # (n3,)
     dA2 = (dZ3 @ params["W3"].T).reshape(cache["A2"].shape)    # (m, 4, 4, C2)
     dP2 = dA2 * (cache["A2"] > 0)                              # (m, 4, 4, C2); A2 > 0 iff P2 > 0

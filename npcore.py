@@ -1,8 +1,8 @@
 """npcore -- the reference NumPy implementation of every step of the course.
 
 Each function is derived in a lesson; the last line of its docstring says which,
-and the sections below follow the lessons: 00 data, 01 one-hot labels, 02 ReLU,
-03 softmax, cross-entropy and gradient checking, 04 initialisation and forward
+and the sections below follow the lessons: 00 data, 01 one-hot labels, 02 ReLU
+and gradient checking, 03 softmax and cross-entropy, 04 initialisation and forward
 pass, 05 backward pass, 06 gradient descent, predictions and saving, 07 confusion
 matrix, 08 mini-batches, optimizers, schedule, augmentation and the training loop.
 Conventions used throughout:
@@ -170,13 +170,13 @@ def _read_mnist(path):
 
 
 def preprocess(x):
-    """Images (n, 28, 28) uint8 in 0..255 -> X (n, 784) float32 in [0, 1].
+    """Images (m, 28, 28) uint8 in 0..255 -> X (m, 784) float32 in [0, 1].
 
     Lesson 00.
     """
     x = np.asarray(x)
     if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (28, 28):
-        raise ValueError(f"preprocess expects uint8 images (n, 28, 28), got {x.dtype} {x.shape}")
+        raise ValueError(f"preprocess expects uint8 images (m, 28, 28), got {x.dtype} {x.shape}")
     return x.reshape(len(x), -1).astype(np.float32) / np.float32(255)
 
 
@@ -201,7 +201,7 @@ def one_hot(y, num_classes=NUM_CLASSES, dtype=np.float32):
     return Y
 
 
-# =========================================================================== Lesson 02: ReLU
+# =========================================================================== Lesson 02: ReLU, gradient checking
 def relu(Z):
     """ReLU(Z) = max(Z, 0), elementwise; same shape as Z.
 
@@ -216,6 +216,40 @@ def relu_derivative(Z):
     Lesson 02.
     """
     return (Z > 0).astype(np.result_type(Z, np.float32))
+
+
+def numerical_gradient(f, x, eps=1e-6):
+    """Centred finite differences of a scalar f() w.r.t. array x (any shape) -> same shape.
+
+    df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps); error O(eps^2). ``f``
+    takes no arguments and reads x, which is changed in place and restored.
+    Use float64: in float32 the rounding error of f swamps the differences.
+
+    Lesson 02.
+    """
+    grad = np.zeros_like(x, dtype=np.float64)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + eps
+        f_plus = f()
+        x[i] = old - eps
+        f_minus = f()
+        x[i] = old
+        grad[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def relative_error(a, b):
+    """max |a - b| / max(|a| + |b|, 1e-12), elementwise max.
+
+    In float64 with centred differences (eps 1e-6; 1e-5 for a mean loss over a batch),
+    below 1e-7 means agreement; an entry too small to carry seven digits agrees when its
+    absolute error is below 1e-10 (lesson 05). A wrong formula gives 1e-2 or more.
+
+    Lesson 02.
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))
 
 
 # =========================================================================== Lesson 03: softmax, cross-entropy
@@ -234,7 +268,7 @@ def softmax(Z):
 def cross_entropy(A2, Y):
     """Mean cross-entropy L = -1/m sum_i sum_j Y_ij log A2_ij; A2, Y (m, k) -> scalar.
 
-    Probabilities are clipped to the smallest positive float first, so log(0) never
+    Probabilities are clipped to the smallest positive normal float first, so log(0) never
     happens: a confident wrong answer costs a large but finite loss.
 
     Lesson 03.
@@ -247,51 +281,22 @@ def cross_entropy(A2, Y):
     return float(-np.sum(Y * np.log(np.maximum(A2, tiny))) / len(Y)) + 0.0  # never -0.0
 
 
-def numerical_gradient(f, x, eps=1e-6):
-    """Centred finite differences of a scalar f() w.r.t. array x (any shape) -> same shape.
-
-    df/dx_i ~ (f(x + eps e_i) - f(x - eps e_i)) / (2 eps); error O(eps^2). ``f``
-    takes no arguments and reads x, which is changed in place and restored.
-    Use float64: in float32 the rounding error of f swamps the differences.
-
-    Lesson 03.
-    """
-    grad = np.zeros_like(x, dtype=np.float64)
-    for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + eps
-        f_plus = f()
-        x[i] = old - eps
-        f_minus = f()
-        x[i] = old
-        grad[i] = (f_plus - f_minus) / (2 * eps)
-    return grad
-
-
-def relative_error(a, b):
-    """max |a - b| / max(|a| + |b|, 1e-12), elementwise max: ~1e-7 or less means agreement.
-
-    Lesson 03.
-    """
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-12)))
-
-
 # =========================================================================== Lesson 04: init, forward pass
-def init_params(n_input=784, n_hidden=10, n_output=NUM_CLASSES, rng=None, init="xavier",
+def init_params(n_input=784, n_hidden=10, n_output=NUM_CLASSES, rng=None, init="lecun",
                 dtype=np.float32):
     """Random weights, zero biases: {W1 (n_input, h), b1 (h,), ..., WL (h', n_output), bL}.
 
     ``n_hidden`` is an int (one hidden layer, as in the original) or a sequence of
     ints (one per hidden layer; empty: no hidden layer). ``W{l}`` (n_{l-1}, n_l) ~
-    N(0, s^2) with s = sqrt(1/n_{l-1}) for ``init="xavier"`` or sqrt(2/n_{l-1}) for
-    ``"he"``; ``b{l}`` (n_l,) = 0. ``rng``: a seed or a ``np.random.Generator``.
+    N(0, s^2) with s = sqrt(1/n_{l-1}) for ``init="lecun"`` (LeCun et al. 1998) or
+    sqrt(2/n_{l-1}) for ``"he"`` (He et al. 2015); ``b{l}`` (n_l,) = 0. ``rng``: a seed or a ``np.random.Generator``.
 
     Lesson 04.
     """
-    gain = {"xavier": 1.0, "he": 2.0}
+    gain = {"lecun": 1.0, "he": 2.0}
     if init not in gain:
-        raise ValueError(f"init_params: init must be 'xavier' or 'he', got {init!r}")
+        raise ValueError(f"init_params: init must be 'lecun' (std sqrt(1/n_in)) or 'he' "
+                         f"(std sqrt(2/n_in)), got {init!r}")
     hidden = [n_hidden] if np.ndim(n_hidden) == 0 else list(n_hidden)
     if not all(_is_int(n) and n >= 1 for n in hidden):
         raise ValueError(f"init_params: n_hidden must be an integer >= 1 or a sequence of them, "
@@ -430,7 +435,7 @@ def make_predictions(X, params):
     return get_predictions(predict_proba(X, params))
 
 
-def gradient_descent(X, y, learning_rate, iterations, n_hidden=10, rng=None, init="xavier",
+def gradient_descent(X, y, learning_rate, iterations, n_hidden=10, rng=None, init="lecun",
                      params=None, progress=True, log_every=50):
     """Full-batch gradient descent on X (m, d) in [0, 1], labels y (m,).
 

@@ -1,7 +1,7 @@
 """The prediction browser of lesson 07: look at what a trained network says, image by image.
 
 * ``show_prediction(index, X, y, params, ax=None)`` -- one image with its predicted and
-  true label (the original script's ``test_prediction``, without its prints);
+  true label (the original script's ``show_prediction(index, X, Y, W1, b1, W2, b2)``, without its prints);
 * ``PredictionBrowser(images, y, probabilities)`` -- an ipywidgets slider over all images
   showing the image, its predicted and true label and the k class probabilities as bars,
   with a "mistakes only" toggle, a play button and previous/next buttons;

@@ -31,7 +31,7 @@ import numpy as np
 
 import npcore
 
-__all__ = ["SelfCheckError", "PASSED", "NONFINITE_HINTS", "check_preprocess", "check_one_hot",
+__all__ = ["SelfCheckError", "PASSED", "NONFINITE_HINTS", "check_one_hot",
            "check_relu", "check_relu_derivative", "check_softmax", "check_cross_entropy",
            "check_init_params", "check_forward_propagation", "check_backward_propagation",
            "check_update_params", "check_get_accuracy", "check_gradient_descent",
@@ -43,8 +43,6 @@ CACHE_KEYS = ("Z1", "A1", "Z2", "A2")
 
 # The one line each check prints when the learner's function passes (check name -> line).
 PASSED = {
-    "preprocess": "✔ preprocess: (n, 28, 28) uint8 -> (n, 784) float32 in [0, 1] for n = 5 and 1, "
-                  "matches npcore.preprocess",
     "one_hot": "✔ one_hot: (m,) labels -> (m, num_classes), one 1 per row in column y, "
                "num_classes columns even when the batch lacks classes, matches npcore.one_hot",
     "relu": "✔ relu: max(Z, 0) elementwise for any shape, input left unchanged, matches npcore.relu",
@@ -74,8 +72,6 @@ PASSED = {
 # What to look at when a learner's function returns NaN or inf, or raises a floating-point
 # error, on the check's inputs -- which are all finite and moderate (check name -> hint).
 NONFINITE_HINTS = {
-    "preprocess": "divide by the constant 255 (x / 255): a maximum or a range taken from the "
-                  "images is 0 for a blank one, and 0/0 is NaN",
     "one_hot": "start from zeros, np.zeros((m, num_classes)), and set Y[np.arange(m), y] = 1",
     "relu": "relu of a finite number is finite: np.maximum(Z, 0) needs no division or log",
     "relu_derivative": "the slope is 0 or 1 everywhere, also at Z = 0, where Z / |Z| is "
@@ -298,33 +294,6 @@ def _check(check):
     return run_check
 
 
-# --------------------------------------------------------------------------- lesson 00
-@_check
-def check_preprocess(fn):
-    """fn(x) with x (n, 28, 28) uint8 -> X (n, 784) float32 in [0, 1]."""
-    for n in (5, 1):
-        x = _rng(n).integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        x[0, 0, :2] = 0, 255                               # both ends of the pixel range
-        X = _array(_run(fn, x, names=("x",)), "preprocess")
-        if X.shape == (784, n) and n > 1:
-            _fail(f"preprocess returned shape (784, {n}) — rows are samples: X is (n, 784), "
-                  f"reshape(n, 784) without transposing")
-        _shape(X, (n, 784), "preprocess's X", "flatten each 28x28 image into one row: x.reshape(n, 784)")
-        if X.dtype != np.float32:
-            _fail(f"preprocess returned {X.dtype} — convert to float32 (astype(np.float32)), "
-                  f"the dtype the course uses for X")
-        if X.max() > 1:
-            _fail(f"preprocess's values go up to {_num(X.max())} — divide by 255 to scale into [0, 1]")
-        want = npcore.preprocess(x)
-        _compare(X, want, "X", "scale each pixel as x / 255, keeping each image's pixels in order",
-                 wrongs=[(np.floor(want), "preprocess gives only 0s and 1s — use / 255, "
-                                          "not // 255 (integer division)"),
-                         (npcore.preprocess(x.transpose(0, 2, 1).copy()),
-                          "preprocess's pixels are in column order — reshape(n, 784) without "
-                          "transposing the images")])
-    _passed("preprocess")
-
-
 # --------------------------------------------------------------------------- lesson 01
 @_check
 def check_one_hot(fn):
@@ -484,16 +453,33 @@ def check_init_params(fn):
     params = _dict(_run(fn, 784, 100, 50, _rng(1)), "the result of init_params", PARAM_KEYS)
     for key, n_in in (("W1", 784), ("W2", 100)):
         W = params[key].astype(np.float64)
-        std, xavier = W.std(), np.sqrt(1 / n_in)
+        std, lecun = W.std(), np.sqrt(1 / n_in)
         if np.all(W == W.flat[0]):
             _fail(f"all entries of {key} are equal — identical hidden units stay identical; "
                   f"draw random weights (rng.standard_normal)")
         if abs(W.mean()) > 0.2 * std:
             _fail(f"{key} has mean {_num(W.mean())} — centre the weights at 0 "
                   f"(rng.standard_normal, not rng.random)")
-        if not 0.8 * xavier < std < 1.2 * np.sqrt(2) * xavier:
+        if np.isclose(std, np.sqrt(2) * lecun, rtol=0.1):
+            _fail(f"{key} ({n_in} inputs) has standard deviation {_num(std)}, about sqrt(2/{n_in}) "
+                  f"= {_num(np.sqrt(2) * lecun)}, He's scale — this exercise asks for LeCun's, "
+                  f"sqrt(1/n_input) = {_num(lecun)}")
+        if not 0.9 * lecun < std < 1.1 * lecun:
             _fail(f"{key} ({n_in} inputs) has standard deviation {_num(std)}, expected about "
-                  f"{_num(xavier)} = sqrt(1/{n_in}) — scale N(0, 1) draws by sqrt(1/n_input)")
+                  f"{_num(lecun)} = sqrt(1/{n_in}) — scale N(0, 1) draws by sqrt(1/n_input)")
+        kurtosis = np.mean((W - W.mean()) ** 4) / std ** 4     # 3 for a normal, 1.8 for a uniform
+        if not 2.7 < kurtosis < 3.3:
+            _fail(f"the entries of {key} do not look normally distributed (kurtosis "
+                  f"{_num(kurtosis)}, a normal gives 3, a uniform 1.8) — draw with "
+                  f"rng.standard_normal")
+    other = _dict(_run(fn, 784, 100, 50, _rng(2)), "the result of init_params", PARAM_KEYS)
+    if np.array_equal(other["W1"], params["W1"]):
+        _fail("init_params gave the same weights for np.random.default_rng(1) and "
+              "np.random.default_rng(2) — draw from the rng you are given, not from a fixed seed")
+    for key in PARAM_KEYS:
+        if params[key].dtype != np.float32:
+            _fail(f"{key} has dtype {params[key].dtype}, expected float32 — "
+                  f".astype(np.float32) (half the memory, twice the speed: lesson 08)")
     _passed("init_params")
 
 
@@ -541,9 +527,17 @@ _GRAD_FORMULAS = {"dW2": "dW2 = A1.T @ dZ2 with dZ2 = (A2 - Y) / m",
 
 
 def _numeric_grads(X, Y, params):
+    """Centred differences with the course's step for a mean loss, eps = 1e-5 (lesson 05)."""
     p = {key: P.copy() for key, P in params.items()}
     loss = lambda: npcore.cross_entropy(npcore.forward_propagation(X, p)["A2"], Y)  # noqa: E731
-    return {f"d{key}": npcore.numerical_gradient(loss, p[key]) for key in PARAM_KEYS}
+    return {f"d{key}": npcore.numerical_gradient(loss, p[key], eps=1e-5) for key in PARAM_KEYS}
+
+
+def _agrees(got, numeric):
+    """The course's rule (lessons 02 and 05): every entry within relative error 1e-7, or,
+    for an entry too small to carry seven digits, within absolute error 1e-10."""
+    diff = np.abs(got - numeric)
+    return bool(np.all((diff / np.maximum(np.abs(got) + np.abs(numeric), 1e-12) < 1e-7) | (diff < 1e-10)))
 
 
 def _factor(got, want):
@@ -575,7 +569,7 @@ def check_backward_propagation(fn):
             _shape(grads[key], P.shape, key, f"a gradient has its parameter's shape: "
                                              f"{_GRAD_FORMULAS[key]}")
         results[m] = grads, _numeric_grads(X, Y, p), (X, Y, p, cache)
-    ok = {m: all(npcore.relative_error(g[k], n[k]) < 1e-6 for k in GRAD_KEYS)
+    ok = {m: all(_agrees(g[k], n[k]) for k in GRAD_KEYS)
           for m, (g, n, _) in results.items()}
     if all(ok.values()):
         _passed("backward_propagation")

@@ -31,7 +31,7 @@ def per_class_accuracy(cm):
 
 
 REFERENCE = {
-    "preprocess": npcore.preprocess, "one_hot": npcore.one_hot, "relu": npcore.relu,
+    "one_hot": npcore.one_hot, "relu": npcore.relu,
     "relu_derivative": npcore.relu_derivative, "softmax": npcore.softmax,
     "cross_entropy": npcore.cross_entropy, "init_params": npcore.init_params,
     "forward_propagation": npcore.forward_propagation,
@@ -257,21 +257,6 @@ def _forward(first=lambda X, p: X @ p["W1"] + p["b1"], act=npcore.relu, second_i
 
 
 MUSEUM = [
-    # lesson 00
-    ("preprocess", lambda x: x.reshape(len(x), 784).astype(np.float32),
-     "preprocess's values go up to 255 — divide by 255"),
-    ("preprocess", lambda x: x.reshape(len(x), 784) / 255,
-     "preprocess returned float64 — convert to float32"),
-    ("preprocess", lambda x: (x.reshape(len(x), 784) // 255).astype(np.float32),
-     "preprocess gives only 0s and 1s — use / 255, not // 255"),
-    ("preprocess", lambda x: (x.reshape(len(x), 784).T / 255).astype(np.float32),
-     "preprocess returned shape (784, 5) — rows are samples: X is (n, 784)"),
-    ("preprocess", lambda x: x.astype(np.float32) / 255,
-     "preprocess's X has shape (5, 28, 28), expected (5, 784) — flatten each 28x28 image"),
-    ("preprocess", lambda x: (x.transpose(0, 2, 1).reshape(len(x), 784) / 255).astype(np.float32),
-     "preprocess's pixels are in column order"),
-    ("preprocess", lambda x: (x.reshape(5, 784) / 255).astype(np.float32),   # a baked-in n
-     "raised ValueError: cannot reshape array of size 784 into shape (5,784)"),
     # lesson 01
     ("one_hot", _one_hot_from_max,
      "one_hot returned shape (3, 3) for labels [0 1 2] — size it with num_classes, not y.max()+1"),
@@ -326,9 +311,18 @@ MUSEUM = [
                                  draw=lambda rng, shape: np.random.default_rng().standard_normal(shape)),
      "init_params gave different weights for two calls with np.random.default_rng(0) — draw from "
      "the rng you are given"),
-    ("init_params", _init_shaped(lambda i, o: (i, o), scale=lambda n: 1.0,  # the original script
+    ("init_params", _init_shaped(lambda i, o: (i, o), scale=lambda n: 1.0,  # the Kaggle ancestor
                                  draw=lambda rng, shape: rng.random(shape) - 0.5),
      "W1 (784 inputs) has standard deviation 0.289, expected about 0.0357 = sqrt(1/784)"),
+    ("init_params", _init_shaped(lambda i, o: (i, o), scale=lambda n_in: np.sqrt(2 / n_in)),   # He
+     "W1 (784 inputs) has standard deviation 0.0504, about sqrt(2/784) = 0.0505, He's scale"),
+    ("init_params", _init_shaped(lambda i, o: (i, o),                       # uniform, right variance
+                                 draw=lambda rng, shape: (rng.random(shape) - 0.5) * np.sqrt(12)),
+     "the entries of W1 do not look normally distributed"),
+    ("init_params", lambda n_in, h, k, rng: npcore.init_params(n_in, h, k, 0),   # ignores rng
+     "init_params gave the same weights for np.random.default_rng(1) and np.random.default_rng(2)"),
+    ("init_params", lambda n_in, h, k, rng: npcore.init_params(n_in, h, k, rng, dtype=np.float64),
+     "W1 has dtype float64, expected float32"),
     ("init_params", _init_shaped(lambda i, o: (i, o), draw=lambda rng, shape: rng.random(shape)),
      "W1 has mean 0.0179 — centre the weights at 0"),
     ("init_params", _init_shaped(lambda i, o: (i, o), draw=lambda rng, shape: np.ones(shape)),
@@ -422,7 +416,6 @@ def test_bug_museum_gets_its_hint(name, wrong, hint, capsys):
 @pytest.mark.parametrize("name, right", [
     ("relu_derivative", lambda Z: Z > 0),                        # booleans are fine
     ("one_hot", lambda y, num_classes=10: np.eye(num_classes, dtype=int)[y]),
-    ("init_params", _init_shaped(lambda i, o: (i, o), scale=lambda n_in: np.sqrt(2 / n_in))),  # He
     ("init_params", _init_shaped(lambda i, o: (i, o), draw=lambda rng, shape: rng.normal(0, 1, shape))),
     ("cross_entropy", lambda A2, Y: -np.mean(np.sum(Y * np.log(np.clip(A2, 1e-7, 1 - 1e-7)), axis=1))),
     ("softmax", lambda Z: npcore.softmax(Z.astype(np.float64))),
@@ -440,7 +433,6 @@ def test_other_correct_answers_pass(name, right, capsys):
 # for an array or a number) and how the hint names the place. Row 0 / index 0: the poison
 # replaces the first entry.
 NONFINITE_PLACES = {
-    "preprocess": (None, "preprocess returned {kind} in row 0"),
     "one_hot": (None, "one_hot returned {kind} in row 0"),
     "relu": (None, "relu returned {kind} in row 0"),
     "relu_derivative": (None, "relu_derivative returned {kind} in row 0"),
