@@ -101,6 +101,56 @@ def test_buttons_step_and_stop_at_the_ends(browser):
     assert browser.index == 1
 
 
+
+def twelve_images():
+    """Twelve distinct images with labels 0..9, 0, 1; the network is wrong on WRONG."""
+    images = np.zeros((12, 28, 28), np.uint8)
+    for n in range(12):
+        images[n, 2 + 2 * n: 4 + 2 * n, 4:24] = 255            # a bar at a different height
+    y = np.arange(12) % 10
+    predicted = y.copy()
+    predicted[WRONG] = (y[WRONG] + 5) % 10
+    probabilities = np.full((12, 10), 0.02)
+    probabilities[np.arange(12), predicted] = 0.82
+    return images, y, probabilities
+
+
+WRONG = [2, 3, 7, 11]         # two in a row, one alone, and the last image
+
+
+def test_mistakes_only_shows_each_mistake_once_in_order_and_nothing_else():
+    browser = pb.PredictionBrowser(*twelve_images())
+    browser.mistakes_only.value = True
+    assert browser.slider.max == len(WRONG) - 1                 # the slider runs over the mistakes
+    seen = []
+    for position in range(len(WRONG)):
+        browser.slider.value = position
+        index, where, predicted, _, label, verdict = shown(browser)
+        assert browser.index == index
+        assert (where, verdict) == (f"mistake {position + 1} of {len(WRONG)}", "wrong")
+        assert predicted != label
+        seen.append(index)
+    assert seen == WRONG                                       # position p shows the p-th mistake
+    browser.mistakes_only.value = False
+    assert (browser.slider.max, browser.index) == (11, 11)     # all images again, same image
+
+
+def test_next_button_visits_every_image_then_every_mistake_in_order():
+    browser = pb.PredictionBrowser(*twelve_images())
+    visited = [shown(browser)]
+    for _ in range(11):
+        browser.next.click()
+        visited.append(shown(browser))
+    assert [v[0] for v in visited] == list(range(12))
+    assert [v[5] for v in visited] == ["wrong" if i in WRONG else "right" for i in range(12)]
+    browser.slider.value = 0
+    browser.mistakes_only.value = True
+    visited = [shown(browser)[0]]
+    for _ in range(len(WRONG)):                                # one click more than needed: it stays
+        browser.next.click()
+        visited.append(shown(browser)[0])
+    assert visited == WRONG + [WRONG[-1]]
+
 def test_play_moves_the_slider(browser):
     browser.play.value = 3                   # what the Play widget does on each tick
     assert browser.slider.value == 3 and shown(browser)[0] == 3
