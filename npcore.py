@@ -1025,12 +1025,7 @@ def _check_params(params, where):
         sizes = layer_sizes(params)
     except ValueError as exc:
         raise ValueError(f"{where}: {exc}") from None
-    for key, P in params.items():
-        if not isinstance(P, np.ndarray) or P.dtype.kind != "f":
-            raise ValueError(f"{where}: params {key} has dtype {getattr(P, 'dtype', type(P).__name__)}, "
-                             f"expected a float array")
-        if not np.all(np.isfinite(P)):
-            raise ValueError(f"{where}: params {key} holds NaN or infinite values")
+    _check_param_arrays(params, where)                          # float, finite, every array
     return sizes
 
 
@@ -1045,8 +1040,8 @@ def _check_param_arrays(params, where):
             raise ValueError(f"{where}: array name {key!r} is not allowed, expected a Python "
                              f"identifier such as W1 or K1 (not starting with __)")
         if not isinstance(P, np.ndarray) or P.dtype.kind != "f" or P.ndim == 0:
-            raise ValueError(f"{where}: {key} is {getattr(P, 'dtype', type(P).__name__)} "
-                             f"{np.shape(P)}, expected a float array with at least one axis")
+            raise ValueError(f"{where}: {key} has dtype {getattr(P, 'dtype', type(P).__name__)} and "
+                             f"shape {np.shape(P)}, expected a float array with at least one axis")
         if not np.all(np.isfinite(P)):
             raise ValueError(f"{where}: {key} holds NaN or infinite values")
     L = len(params) // 2
