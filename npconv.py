@@ -23,15 +23,15 @@ Every layer is a pair ``*_forward`` (returns its output and a cache) and
 Train in float32; check gradients in float64.
 
 ``im2col``, ``col2im`` and ``conv_backward`` are the code the learner writes in
-lesson 09. Faster routes to the same numbers sit beside them and are taken while
+lesson 11. Faster routes to the same numbers sit beside them and are taken while
 ``npcore.FAST`` is True (the default; set it to False to run exactly the lesson's
 code): a one-channel ``im2col`` that copies offset by offset, and in
 ``conv_backward`` dX computed block by block (``add_blocks``) and db by ``einsum``.
 Each says what it buys; together, one forward and backward pass of 64
-MNIST images through lesson 09's CNN takes 13.5 ms instead of 15.3 ms (one BLAS
+MNIST images through lesson 12's CNN takes 13.5 ms instead of 15.3 ms (one BLAS
 thread, as in the lesson). ``tests/test_npconv.py`` checks them against the plain code.
 
-Lesson 09.
+Lessons 11 (the layers) and 12 (the network).
 """
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -50,7 +50,7 @@ _PARAM_KEYS = ("K1", "b1", "K2", "b2", "W3", "b3", "W4", "b4")
 def to_images(X, size=28):
     """Flat images X (m, size*size) -> (m, size, size, 1), a view (no copy).
 
-    Lesson 09.
+    Lesson 11.
     """
     X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != size * size:
@@ -67,7 +67,7 @@ def im2col(X, kh, kw):
     ``K.reshape(kh*kw*C, F)``. The windows are a strided *view* of X
     (``sliding_window_view``, no Python loop); the reshape makes the only copy.
 
-    Lesson 09.
+    Lesson 11.
     """
     _check_windows(X, kh, kw, "im2col")
     if npcore.FAST and X.shape[3] == 1:
@@ -90,7 +90,7 @@ def _im2col_one_channel(X, kh, kw):
     0.22 ms instead of 0.77 ms, 3.5x faster. With C = 2 the winner depends on the
     image size, and from C = 3 on the plain copy is faster, hence only C = 1.
 
-    Lesson 09.
+    Lesson 11.
     """
     m, H, W, C = X.shape
     Ho, Wo = H - kh + 1, W - kw + 1
@@ -107,7 +107,7 @@ def conv_forward(X, K, b):
     matrix product  Z = im2col(X) @ K.reshape(kh*kw*C, F) + b.
     Returns Z (m, Ho, Wo, F) and a cache (cols, X.shape, K) for ``conv_backward``.
 
-    Lesson 09.
+    Lesson 11.
     """
     if np.ndim(X) != 4:
         raise ValueError(f"conv_forward expects X (m, H, W, C), got shape {np.shape(X)}")
@@ -136,7 +136,7 @@ def col2im(dcols, X_shape, kh, kw):
         dX[:, u:u+Ho, v:v+Wo, :] += dcols[(i, r, s), (u, v, :)]   for every (u, v),
     kh*kw slice-adds of whole (m, Ho, Wo, C) blocks instead of a loop over windows.
 
-    Lesson 09.
+    Lesson 11.
     """
     m, H, W, C = X_shape
     Ho, Wo = H - kh + 1, W - kw + 1
@@ -167,7 +167,7 @@ def conv_backward(dZ, cache, need_dX=True):
     for few columns spends its time in NumPy's per-row loop overhead: for the first
     layer's dZ2d (64*24*24, 16) 0.12 ms instead of 0.58 ms, 5x faster.
 
-    Lesson 09.
+    Lesson 11.
     """
     cols, X_shape, K = cache
     kh, kw, C, F = K.shape
@@ -193,12 +193,12 @@ def _conv_dX_by_offset(dZ2d, X_shape, K):
     each contiguous, so the slice-adds of ``add_blocks`` read runs of Wo*C numbers
     instead of C. The same sums of the same products, but BLAS computes a batch of
     small products, not one big one, so the last bits may differ. Measured for the
-    second layer of lesson 09 (64 images, dZ (64, 8, 8, 32), K (5, 5, 16, 32), one
+    second layer of lesson 12's CNN (64 images, dZ (64, 8, 8, 32), K (5, 5, 16, 32), one
     BLAS thread, median of 61 runs, quiet machine): 1.7 ms instead of 2.5 ms, 1.5x
     faster; the layer's whole conv_backward 3.2 ms instead of 3.9 ms. (For one
     channel it is no faster, but no layer with C = 1 needs dX.)
 
-    Lesson 09.
+    Lesson 11.
     """
     kh, kw, C, F = K.shape
     blocks = dZ2d @ K.reshape(kh * kw, C, F).transpose(0, 2, 1)   # (kh*kw, m*Ho*Wo, C)
@@ -211,7 +211,7 @@ def add_blocks(blocks, X_shape, kh, kw):
     ``blocks`` (kh*kw, m*Ho*Wo, C) holds, for each kernel offset, the gradient of
     the pixels that offset touched: col2im's loop on contiguous blocks.
 
-    Lesson 09.
+    Lesson 11.
     """
     m, H, W, C = X_shape
     Ho, Wo = H - kh + 1, W - kw + 1
@@ -234,7 +234,7 @@ def maxpool_forward(A):
     of strided slices, faster than ``.max(axis=(2, 4))``, same values).
     Returns P and a cache (A, P) for ``maxpool_backward``.
 
-    Lesson 09.
+    Lesson 11.
     """
     if np.ndim(A) != 4:
         raise ValueError(f"maxpool_forward expects A of shape (m, H, W, C), got shape {np.shape(A)}")
@@ -255,7 +255,7 @@ def maxpool_backward(dP, cache):
     top-right, bottom-left, bottom-right) takes it all, so dA stays deterministic
     and each window's gradients sum to dP, as the gradient of max does.
 
-    Lesson 09.
+    Lesson 11.
     """
     A, P = cache
     if np.shape(dP) != P.shape:
@@ -284,7 +284,7 @@ def init_cnn_params(rng=None, channels=(16, 32), kernel=5, n_hidden=128, image_s
     b3 (128,), W4 (128, 10), b4 (10,). ``rng``: a seed or a np.random.Generator.
     Sizes below 1, or images whose maps 2x2 pooling cannot halve -> ValueError.
 
-    Lesson 09.
+    Lesson 12.
     """
     where = "init_cnn_params"
     if np.ndim(channels) != 1 or len(channels) != 2:
@@ -331,7 +331,7 @@ def cnn_forward(X, params):
     ReLU never changes which entry is largest) with 4 times fewer ReLUs.
     X must be float images in [0, 1] of the size the params were made for.
 
-    Lesson 09.
+    Lesson 12.
     """
     _check_cnn_params(params, "cnn_forward")
     return _forward(_images(X, params, "cnn_forward"), params)
@@ -365,7 +365,7 @@ def cnn_backward(X, Y, params, cache):
     is lesson 05's backward pass, dZ4 = (A4 - Y) / m (m, 10); then back through
     ReLU (where its input was > 0), pooling (to the winners) and the convolutions.
 
-    Lesson 09.
+    Lesson 12.
     """
     m = X.shape[0]
     if np.shape(Y) != cache["A4"].shape or m != len(Y):
@@ -397,7 +397,7 @@ def cnn_loss_and_grads(X, y, params, label_smoothing=0.0):
     instead of the one-hot Y, and the loss is measured against them. The
     ``loss_and_grads`` of ``npcore.train``.
 
-    Lesson 09.
+    Lesson 12.
     """
     where = "cnn_loss_and_grads"
     if not (npcore._is_real(label_smoothing) and 0 <= label_smoothing < 1):
@@ -418,7 +418,7 @@ def cnn_predict_proba(X, params, batch_size=1000):
 
     X and params must be finite (NaN or infinities -> ValueError, never NaN output).
 
-    Lesson 09.
+    Lesson 12.
     """
     where = "cnn_predict_proba"
     batch_size = npcore._check_int(batch_size, "batch_size", where)
@@ -431,7 +431,7 @@ def cnn_predict_proba(X, params, batch_size=1000):
 def cnn_make_predictions(X, params):
     """Predicted labels (m,) for X (m, 28, 28, 1) or (m, 784): probabilities, then argmax.
 
-    Lesson 09.
+    Lesson 12.
     """
     return npcore.get_predictions(cnn_predict_proba(X, params))
 
@@ -453,7 +453,7 @@ def train_cnn(X, y, params, epochs, batch_size=64, learning_rate=1e-3, optimizer
     val_loss, val_accuracy, lr and seconds (training time of the epoch, validation
     excluded). ``params`` is updated in place.
 
-    Lesson 09.
+    Lesson 12.
     """
     _check_cnn_params(params, "train_cnn", finite=True)
     X = _images(X, params, "train_cnn")                        # (m, H, W, C)

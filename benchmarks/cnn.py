@@ -1,4 +1,4 @@
-"""Time lesson 09's CNN in npconv against the same CNN in Keras (JAX) and PyTorch.
+"""Time lesson 12's CNN in npconv against the same CNN in Keras (JAX) and PyTorch.
 
     python benchmarks/cnn.py                          # every framework installed; Markdown table
     python benchmarks/cnn.py --repeats 5 --batches 300
@@ -21,12 +21,12 @@ repeats scaled to one epoch of 60,000 images, and the ratio npconv / framework
 --threads all (the default) lets every library use its own thread pools over all
 cores; --threads 1 pins each worker process to one core and asks each library for one
 thread (NumPy's BLAS via threadpoolctl, PyTorch's set_num_threads, XLA's
-single-threaded CPU runtime). Lesson 09 trains npconv with one BLAS thread: on a
+single-threaded CPU runtime). Lesson 12 trains npconv with one BLAS thread: on a
 shared machine, BLAS threads that spin-wait for a descheduled partner can make
 multi-threaded runs many times slower, so trust "all" tables only from a quiet
 machine (the load average is printed with the table).
 
-Optional rows: "npconv-plain" trains with npcore.FAST = False (lesson 09's plain im2col
+Optional rows: "npconv-plain" trains with npcore.FAST = False (lesson 12's plain im2col
 and conv_backward, the lesson's optimizer updates), and --npcore-from DIR adds
 "npconv@before", the npconv and npcore of another checkout DIR (e.g. the commit before a
 change). npconv.train_cnn's "seconds" is training time only, in every version timed.
@@ -179,7 +179,7 @@ def versions(frameworks):
 def table(results, batches, repeats, threads="all"):
     npconv_median = statistics.median(results["npconv"])
     where = "all cores (each library's default)" if threads == "all" else "one thread each"
-    lines = [f"CNN (lesson 09), batch {BATCH}, Adam, {where}; seconds per epoch of "
+    lines = [f"CNN (lesson 12), batch {BATCH}, Adam, {where}; seconds per epoch of "
              f"{EPOCH_IMAGES:,} images, from {batches} timed batches; median of {repeats} "
              f"alternating runs",
              "",
@@ -205,7 +205,7 @@ def main(argv=None):
                              f"before a change), as the row {BEFORE}")
     parser.add_argument("--threads", default="all", choices=["all", "1"],
                         help="all: each library's default thread pools (all cores); 1: every "
-                             "framework on one thread (lesson 09 trains npconv that way)")
+                             "framework on one thread (lesson 12 trains npconv that way)")
     parser.add_argument("--json", action="store_true", help="print the raw results as JSON")
     args = parser.parse_args(argv)
     if args.batches < 1 or args.repeats < 1:

@@ -1,4 +1,4 @@
-"""Unit tests for npconv (lesson 09): convolution and pooling against naive loops,
+"""Unit tests for npconv (lessons 11 and 12): convolution and pooling against naive loops,
 gradient checks of every layer and of the whole CNN in float64 (on both routes of
 npcore.FAST), the fast paths against the lesson's plain code, shapes, dtypes, tie
 handling in max-pooling, bad input, and train_cnn as a wrapper of npcore.train with
@@ -92,7 +92,7 @@ def test_im2col_rows_are_windows_in_kernel_order(C, fast):
     np.testing.assert_array_equal(cols[1 * 9 + 2 * 3 + 1], X[1, 2:4, 1:4, :].ravel())
 
 
-@pytest.mark.parametrize("shape, k", [((64, 28, 28, 1), 5),  # the first layer of lesson 09
+@pytest.mark.parametrize("shape, k", [((64, 28, 28, 1), 5),  # the first layer of lesson 12
                                       ((3, 7, 6, 1), 3)])
 def test_im2col_fast_path_equals_the_plain_one_bit_for_bit(shape, k, monkeypatch):
     """Both routes copy the same numbers into the same matrix, only stored differently:
@@ -144,7 +144,7 @@ def test_conv_gradients_match_finite_differences(C, fast):
 
 @pytest.mark.parametrize("dtype, m", [(np.float64, 2), (np.float32, 64)])
 def test_conv_backward_fast_path_matches_the_plain_one(dtype, m, monkeypatch):
-    """Lesson 09's second layer, 64 images in float32 (and a small float64 case).
+    """Lesson 12's second layer, 64 images in float32 (and a small float64 case).
 
     dK comes from the same line on the same arrays whatever FAST is, so it must be
     equal bit for bit. db is a sum of the m*Ho*Wo rows of dZ by einsum or by .sum:
@@ -388,7 +388,7 @@ def test_cnn_loss_and_grads_with_label_smoothing():
 
 
 def test_fast_and_plain_give_the_same_training_step(monkeypatch):
-    """One batch of 64 images through lesson 09's CNN in float32 with both routes.
+    """One batch of 64 images through lesson 12's CNN in float32 with both routes.
 
     The forward pass is the same either way (im2col's two routes give the same matrix
     bit for bit), so loss and A4 agree to the last bits; in the backward pass dA1
