@@ -43,7 +43,7 @@ CACHE_KEYS = ("Z1", "A1", "Z2", "A2")
 
 # The one line each check prints when the learner's function passes (check name -> line).
 PASSED = {
-    "one_hot": "✔ one_hot: (m,) labels -> (m, num_classes), one 1 per row in column y, "
+    "one_hot": "✔ one_hot: (m,) labels -> (m, num_classes) float32, one 1 per row in column y, "
                "num_classes columns even when the batch lacks classes, matches npcore.one_hot",
     "relu": "✔ relu: max(Z, 0) elementwise for any shape, input left unchanged, matches npcore.relu",
     "relu_derivative": "✔ relu_derivative: 1 where Z > 0, 0 where Z <= 0 (0 at Z = 0), "
@@ -72,7 +72,7 @@ PASSED = {
 # What to look at when a learner's function returns NaN or inf, or raises a floating-point
 # error, on the check's inputs -- which are all finite and moderate (check name -> hint).
 NONFINITE_HINTS = {
-    "one_hot": "start from zeros, np.zeros((m, num_classes)), and set Y[np.arange(m), y] = 1",
+    "one_hot": "start from zeros, np.zeros((m, num_classes), dtype=np.float32), and set Y[np.arange(m), y] = 1",
     "relu": "relu of a finite number is finite: np.maximum(Z, 0) needs no division or log",
     "relu_derivative": "the slope is 0 or 1 everywhere, also at Z = 0, where Z / |Z| is "
                        "0/0 = NaN: (Z > 0).astype(Z.dtype)",
@@ -315,6 +315,10 @@ def check_one_hot(fn):
                   f"a single 1 and zeros; set Y[np.arange(m), y] = 1 (not Y[:, y])")
         _compare(Y, npcore.one_hot(y, k), f"one_hot for labels {y}",
                  "the 1 of row i goes in column y[i]: Y[np.arange(m), y] = 1")
+    if Y.dtype != np.float32:
+        _fail(f"one_hot returned dtype {Y.dtype} — the right 0s and 1s, but the course's "
+              f"arrays are float32 (half the memory of float64): "
+              f"np.zeros((m, num_classes), dtype=np.float32)")
     _passed("one_hot")
 
 

@@ -265,6 +265,8 @@ MUSEUM = [
     ("one_hot", _one_hot_columns, r"row 0 of one_hot for labels [0 1 2] is [1.0, 1.0, 1.0, 0.0, "),
     ("one_hot", lambda y, num_classes=10: np.eye(num_classes)[y].T,
      "one_hot returned shape (10, 3) for 3 labels — rows are samples"),
+    ("one_hot", lambda y, num_classes=10: np.eye(num_classes)[y],
+     "one_hot returned dtype float64 — the right 0s and 1s, but the course's arrays are float32"),
     # lesson 02
     ("relu", lambda Z: np.max(Z, 0), "relu returned shape (4,) for Z of shape (3, 4) — it works "
                                      "elementwise, so the result has Z's shape"),
@@ -415,7 +417,7 @@ def test_bug_museum_gets_its_hint(name, wrong, hint, capsys):
 
 @pytest.mark.parametrize("name, right", [
     ("relu_derivative", lambda Z: Z > 0),                        # booleans are fine
-    ("one_hot", lambda y, num_classes=10: np.eye(num_classes, dtype=int)[y]),
+    ("one_hot", lambda y, num_classes=10: np.eye(num_classes, dtype=np.float32)[y]),
     ("init_params", _init_shaped(lambda i, o: (i, o), draw=lambda rng, shape: rng.normal(0, 1, shape))),
     ("cross_entropy", lambda A2, Y: -np.mean(np.sum(Y * np.log(np.clip(A2, 1e-7, 1 - 1e-7)), axis=1))),
     ("softmax", lambda Z: npcore.softmax(Z.astype(np.float64))),
