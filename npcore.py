@@ -4,7 +4,8 @@ Each function is derived in a lesson; the last line of its docstring says which,
 and the sections below follow the lessons: 00 data, 01 one-hot labels, 02 ReLU
 and gradient checking, 03 softmax and cross-entropy, 04 initialisation and forward
 pass, 05 backward pass, 06 gradient descent, predictions and saving, 07 confusion
-matrix, 08 mini-batches, optimizers, schedule, augmentation and the training loop.
+matrix, 08 mini-batches, optimizers, schedule and the training loop, 09 regularisation
+(dropout, weight decay, shifted images).
 Conventions used throughout:
 
 * rows are samples: ``X`` (m, d) float32 in [0, 1], ``y`` (m,) int labels,
@@ -334,20 +335,35 @@ def layer_sizes(params):
     return sizes
 
 
-def forward_propagation(X, params):
+def forward_propagation(X, params, dropout=0.0, rng=None):
     """Forward pass for X (m, d) -> cache dict with Z1, A1, ..., ZL, AL.
 
     Original net: Z1 = X @ W1 + b1 (m, h); A1 = relu(Z1) (m, h);
     Z2 = A1 @ W2 + b2 (m, k); A2 = softmax(Z2) (m, k), each row a distribution.
 
+    ``dropout`` p in [0, 1) (for training only; derived in lesson 09): every hidden activation
+    A{l} (m, n_l), l < L, is multiplied by a mask D{l} (m, n_l) whose entries are
+    1/keep with probability keep = 1 - p and 0 otherwise ("inverted" dropout: the
+    mean of A{l} is unchanged, so predictions need no rescaling). The masks are
+    drawn from ``rng`` (a seed or a np.random.Generator) and kept in the cache as
+    D1, ..., D{L-1}, for ``backward_propagation``; A{l} in the cache is the dropped
+    activation. p = 0 (the default) draws nothing and gives the plain forward pass.
+
     Lesson 04.
     """
     sizes = layer_sizes(params)
     _check_X(X, sizes[0])
+    dropout = _check_dropout(dropout, "forward_propagation")
+    if dropout:
+        keep, rng = 1.0 - dropout, _rng(rng)
     L, A, cache = len(sizes) - 1, X, {}
     for l in range(1, L + 1):
         Z = A @ params[f"W{l}"] + params[f"b{l}"]               # (m, n_l)
         A = relu(Z) if l < L else softmax(Z)                    # (m, n_l)
+        if dropout and l < L:
+            D = (rng.random(A.shape) < keep).astype(A.dtype) / A.dtype.type(keep)  # (m, n_l): 0 or 1/keep
+            A = A * D                                           # (m, n_l)
+            cache[f"D{l}"] = D
         cache[f"Z{l}"], cache[f"A{l}"] = Z, A
     return cache
 
@@ -359,6 +375,10 @@ def backward_propagation(X, Y, params, cache):
     Original net, with m = X.shape[0] (the batch at hand, never a global):
     dZ2 = (A2 - Y) / m (m, k); dW2 = A1.T @ dZ2 (h, k); db2 = dZ2 summed over rows (k,);
     dZ1 = (dZ2 @ W2.T) * relu'(Z1) (m, h); dW1 = X.T @ dZ1 (d, h); db1 = sum over rows (h,).
+
+    If the cache holds dropout masks D{l} (``forward_propagation(..., dropout=p)``),
+    the gradient flows back through the same masks: dZ{l} = (dZ{l+1} @ W{l+1}.T) * D{l}
+    * relu'(Z{l}) (m, n_l) (lesson 09).
 
     Lesson 05.
     """
@@ -373,7 +393,10 @@ def backward_propagation(X, Y, params, cache):
         grads[f"dW{l}"] = A_prev.T @ dZ                         # (n_{l-1}, n_l)
         grads[f"db{l}"] = dZ.sum(axis=0)                        # (n_l,) -- rows only
         if l > 1:
-            dZ = (dZ @ params[f"W{l}"].T) * relu_derivative(cache[f"Z{l - 1}"])  # (m, n_{l-1})
+            dA = dZ @ params[f"W{l}"].T                         # (m, n_{l-1})
+            if f"D{l - 1}" in cache:
+                dA = dA * cache[f"D{l - 1}"]                    # (m, n_{l-1}): dropped units get 0
+            dZ = dA * relu_derivative(cache[f"Z{l - 1}"])       # (m, n_{l-1})
     return grads
 
 
@@ -779,7 +802,7 @@ def shift_images(X, rng=None, max_shift=1):
     of the same digits. ``rng`` a seed or a np.random.Generator: a seed gives the same
     shifts on every call, a Generator new ones each call.
 
-    Lesson 08.
+    Lesson 09.
     """
     if not isinstance(X, np.ndarray) or X.ndim < 2 or math.prod(X.shape[1:]) != 784:
         raise ValueError(f"shift_images expects images X (b, 784) or (b, 28, 28, 1), "
@@ -800,8 +823,8 @@ def shift_images(X, rng=None, max_shift=1):
 
 
 # --------------------------------------------------------------------------- loss, evaluation, training
-def loss_and_grads(X, y, params, label_smoothing=0.0):
-    """(mean cross-entropy, grads, A) of the MLP on a batch X (b, d), labels y (b,).
+def loss_and_grads(X, y, params, label_smoothing=0.0, weight_decay=0.0, dropout=0.0, rng=None):
+    """(loss, grads, A) of the MLP on a batch X (b, d), labels y (b,).
 
     A (b, k) are the output probabilities, so a training loop can count correct
     answers without a second forward pass. ``label_smoothing`` e trains against
@@ -809,14 +832,33 @@ def loss_and_grads(X, y, params, label_smoothing=0.0):
     dZL = (AL - Y) / b still holds, and the loss is the one against those targets.
     The same contract as ``npconv.cnn_loss_and_grads``: ``train`` takes either.
 
+    Regularisation, derived in lesson 09, both off by default:
+
+    * ``weight_decay`` lambda >= 0 (L2): the loss is the mean cross-entropy plus
+      (lambda / 2) sum_l ||W{l}||^2 over the weights only (not the biases), so
+      dW{l} (n_{l-1}, n_l) gains lambda W{l}; db{l} is unchanged. With plain SGD the
+      step P - alpha (dP + lambda P) = (1 - alpha lambda) P - alpha dP shrinks every
+      weight by a constant factor: L2 and decoupled weight decay are then the same
+      (with momentum or Adam they are not; this is L2, added to the gradient).
+    * ``dropout`` p in [0, 1): the forward pass drops hidden units with masks drawn
+      from ``rng`` and the backward pass uses the same masks (``forward_propagation``).
+
     Lesson 08.
     """
-    cache = forward_propagation(X, params)
-    A = cache[f"A{len(params) // 2}"]                          # (b, k)
+    weight_decay = _check_weight_decay(weight_decay, "loss_and_grads")
+    cache = forward_propagation(X, params, dropout, rng)
+    L = len(params) // 2
+    A = cache[f"A{L}"]                                         # (b, k)
     Y = one_hot(y, A.shape[1], A.dtype)                        # (b, k)
     if label_smoothing:
         Y = (1 - label_smoothing) * Y + label_smoothing / Y.shape[1]
-    return cross_entropy(A, Y), backward_propagation(X, Y, params, cache), A
+    loss, grads = cross_entropy(A, Y), backward_propagation(X, Y, params, cache)
+    if weight_decay:
+        for l in range(1, L + 1):
+            W = params[f"W{l}"]                                # (n_{l-1}, n_l)
+            loss += 0.5 * weight_decay * float(np.sum(np.square(W, dtype=np.float64)))
+            grads[f"dW{l}"] = grads[f"dW{l}"] + W.dtype.type(weight_decay) * W   # (n_{l-1}, n_l)
+    return loss, grads, A
 
 
 def evaluate(X, y, params, predict_proba=predict_proba, batch_size=10000):
@@ -847,8 +889,8 @@ def evaluate(X, y, params, predict_proba=predict_proba, batch_size=10000):
 
 def train(X, y, params, epochs, batch_size, learning_rate, optimizer="momentum", rng=None,
           X_val=None, y_val=None, schedule="cosine", warmup_steps=0, augment=None,
-          label_smoothing=0.0, progress=False, loss_and_grads=loss_and_grads,
-          predict_proba=predict_proba, **optimizer_options):
+          label_smoothing=0.0, weight_decay=0.0, dropout=0.0, progress=False,
+          loss_and_grads=loss_and_grads, predict_proba=predict_proba, **optimizer_options):
     """Mini-batch training of ``params`` on X (m, ...) in [0, 1], labels y (m,).
 
     Each epoch shuffles (``iterate_minibatches`` with ``rng``) and takes one step
@@ -861,6 +903,13 @@ def train(X, y, params, epochs, batch_size, learning_rate, optimizer="momentum",
     ``shift_images``), if given, changes every training batch, drawing from the
     same ``rng``. The MLP's ``loss_and_grads`` and ``predict_proba`` are the
     defaults; ``npconv`` passes the CNN's.
+
+    ``weight_decay`` (lambda >= 0) and ``dropout`` (p in [0, 1)) regularise
+    (lesson 09): when non-zero they are passed on to ``loss_and_grads`` (dropout
+    with ``rng``, so a seed fixes the masks too); a ``loss_and_grads`` that does not
+    take them is refused before the first step. The history's "loss" then includes
+    the penalty (lambda / 2) sum ||W||^2 and, like "accuracy", is measured with the
+    units dropped; validation never drops.
 
     Returns ``(params, history)``; ``params`` is updated in place. history holds
     arrays (epochs,): "loss" and "accuracy" (mean over the epoch's batches, as
@@ -883,6 +932,11 @@ def train(X, y, params, epochs, batch_size, learning_rate, optimizer="momentum",
     if not (_is_real(label_smoothing) and 0 <= label_smoothing < 1):
         raise ValueError(f"train: label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
     label_smoothing = float(label_smoothing)                   # float32 targets stay float32
+    regularise = {}
+    if _check_weight_decay(weight_decay, where):
+        regularise["weight_decay"] = float(weight_decay)
+    if _check_dropout(dropout, where):
+        regularise["dropout"] = float(dropout)
     for name, fn in (("loss_and_grads", loss_and_grads), ("predict_proba", predict_proba)):
         if not callable(fn):
             raise ValueError(f"train: {name} must be a function, got {fn!r}")
@@ -898,7 +952,17 @@ def train(X, y, params, epochs, batch_size, learning_rate, optimizer="momentum",
         _check_data(X_val, where, "X_val")
         predict_proba(X_val[:1], params)
         y_val = _check_labels(y_val, len(X_val), k, where, "y_val", "X_val")
+    if regularise:
+        takes = inspect.signature(loss_and_grads).parameters
+        wanted = [*regularise, "rng"] if "dropout" in regularise else list(regularise)
+        missing = [name for name in wanted if name not in takes]
+        if missing and not any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+            raise ValueError(f"train: {', '.join(regularise)} need a loss_and_grads that takes "
+                             f"{', '.join(wanted)}; {getattr(loss_and_grads, '__name__', loss_and_grads)} "
+                             f"does not take {', '.join(missing)}")
     rng = _rng(rng)
+    if "dropout" in regularise:
+        regularise["rng"] = rng                                # the masks come from train's rng
     state = init_optimizer_state(params, optimizer)
     total_steps = epochs * -(-len(X) // batch_size)
     history = {key: np.full(epochs, np.nan) for key in
@@ -915,7 +979,8 @@ def train(X, y, params, epochs, batch_size, learning_rate, optimizer="momentum",
                 lr = learning_rate * (step + 1) / warmup_steps
             else:
                 lr = learning_rate
-            loss, grads, A = loss_and_grads(Xb, yb, params, label_smoothing=label_smoothing)
+            loss, grads, A = loss_and_grads(Xb, yb, params, label_smoothing=label_smoothing,
+                                            **regularise)
             if not np.isfinite(loss):
                 raise ValueError(f"loss became {loss} in epoch {epoch + 1}, step {step + 1}: "
                                  f"lower the learning rate")
@@ -967,6 +1032,21 @@ def _check_rate(value, where, allow_zero=False):
     if not (_is_real(value) and math.isfinite(value) and (value >= 0 if allow_zero else value > 0)):
         raise ValueError(f"{where}: learning_rate must be a finite number "
                          f"{'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+def _check_dropout(value, where):
+    """A dropout rate p: a number in [0, 1); returned as a float."""
+    if not (_is_real(value) and 0 <= value < 1):
+        raise ValueError(f"{where}: dropout must be a number in [0, 1) (the fraction of hidden "
+                         f"units dropped), got {value!r}")
+    return float(value)
+
+
+def _check_weight_decay(value, where):
+    """A weight decay lambda: a finite number >= 0; returned as a float."""
+    if not (_is_real(value) and math.isfinite(value) and value >= 0):
+        raise ValueError(f"{where}: weight_decay must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
