@@ -318,3 +318,56 @@ def test_the_plain_variant_says_clearly_when_npcore_has_no_fast_switch(tmp_path)
 def test_benchmarks_refuse_bad_arguments_before_running_anything(script, args, message):
     result = benchmark(script, *args)
     assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+# --------------------------------------------------------------------------- the lessons as a course
+LESSON_NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
+MAX_CELLS = 46          # "none over ~45 cells": a lesson longer than this is two lessons
+
+
+def test_lessons_are_numbered_from_00_without_gaps_and_the_cnn_comes_last():
+    names = [os.path.basename(p) for p in NOTEBOOKS]
+    assert all(LESSON_NAME.match(n) for n in names), names
+    assert [int(n[:2]) for n in names] == list(range(len(names))), names
+    assert "cnn" in names[-1], f"the CNN lesson comes last, not {names[-1]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_lesson_has_the_course_shape_and_is_not_too_long(path):
+    nb = nbformat.read(path, as_version=4)
+    assert len(nb.cells) <= MAX_CELLS, f"{len(nb.cells)} cells: split the lesson"
+    intro = nb.cells[0].source
+    assert nb.cells[0].cell_type == "markdown" and intro.startswith("# "), "a title first"
+    for part in ("What you'll do", "What you'll learn", "What you'll need"):
+        assert part in intro, f"the first cell says {part!r}"
+    headings = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    assert any(re.search(r"^#+ Summary", s, re.M) for s in headings), "a Summary section"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)
+def test_lesson_refers_only_to_lessons_that_exist(path):
+    last = len(NOTEBOOKS) - 1
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
+                     if c.cell_type == "markdown")
+    mentioned = {int(n) for m in re.finditer(r"[Ll]essons? ((?:\d\d(?:, | and | to |–|-| or )?)+)", text)
+                 for n in re.findall(r"\d\d", m.group(1))}
+    assert mentioned <= set(range(last + 1)), f"no lesson {sorted(mentioned - set(range(last + 1)))}"
+
+
+def test_readme_lists_every_lesson_in_order_with_a_working_link():
+    linked = re.findall(r"^\| (\d\d) \| \[[^\]]+\]\((notebooks/[^)]+\.ipynb)\)", read("README.md"), re.M)
+    assert linked == [(os.path.basename(p)[:2], f"notebooks/{os.path.basename(p)}") for p in NOTEBOOKS]
+
+
+def test_lesson_00s_map_of_the_original_names_the_lesson_each_docstring_names():
+    """Lesson 00 maps the original script's functions to the course's; each course function's
+    docstring names the lesson that derives it, and it is the lesson the map gives."""
+    import npcore
+    import prediction_browser
+    modules = {"npcore": npcore, "prediction_browser": prediction_browser}
+    intro = "\n".join(c.source for c in nbformat.read(NOTEBOOKS[0], as_version=4).cells)
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| (\d\d) [^|]+ \| `(\w+)\.(\w+)` \|$", intro, re.M)
+    assert len(rows) == 13, rows
+    for original, lesson, module, function in rows:
+        doc = getattr(modules[module], function).__doc__
+        assert doc.count("Lesson ") == 1 and f"Lesson {lesson}" in doc, (original, function, doc)
