@@ -122,7 +122,7 @@ def conv_forward(X, K, b):
     Ho, Wo = H - kh + 1, W - kw + 1
     cols = im2col(X, kh, kw)                                   # (m*Ho*Wo, kh*kw*C)
     Z = cols @ K.reshape(kh * kw * C, F)                       # (m*Ho*Wo, F)
-    Z += b                  # in place: `+ b` would allocate a second array this size, several times slower
+    Z += b                  # in place: `+ b` would allocate and fill a second array this size
     return Z.reshape(m, Ho, Wo, F), (cols, X.shape, K)         # (m, Ho, Wo, F)
 
 
