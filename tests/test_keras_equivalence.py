@@ -1,4 +1,4 @@
-"""npcore and Keras (JAX backend) compute the same network (lesson 08).
+"""npcore and Keras (JAX backend) compute the same network (lesson 10).
 
 The same architecture built in Keras, given npcore's initial weights, must give the
 same probabilities, and the same SGD-with-momentum steps on the same batches must
