@@ -349,7 +349,7 @@ def test_lesson_refers_only_to_lessons_that_exist(path):
     last = len(NOTEBOOKS) - 1
     text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells
                      if c.cell_type == "markdown")
-    mentioned = {int(n) for m in re.finditer(r"[Ll]essons? ((?:\d\d(?:, | and | to |–|-| or )?)+)", text)
+    mentioned = {int(n) for m in re.finditer(r"[Ll]essons? ((?:\d\d(?!\d)(?:, | and | to |–|-| or )?)+)", text)
                  for n in re.findall(r"\d\d", m.group(1))}
     assert mentioned <= set(range(last + 1)), f"no lesson {sorted(mentioned - set(range(last + 1)))}"
 
