@@ -371,3 +371,20 @@ def test_lesson_00s_map_of_the_original_names_the_lesson_each_docstring_names():
     for original, lesson, module, function in rows:
         doc = getattr(modules[module], function).__doc__
         assert doc.count("Lesson ") == 1 and f"Lesson {lesson}" in doc, (original, function, doc)
+
+
+def test_teachers_guide_plans_each_lesson_by_its_stated_rule():
+    """docs/teachers.md: 'about 80 words of lesson text per minute ... and about 10 minutes per
+    exercise, rounded to a quarter of an hour'; the table's last column must follow that rule."""
+    guide = read("docs", "teachers.md")
+    assert "80 words of lesson text per minute" in guide and "10 minutes per exercise" in guide
+    rows = dict(re.findall(r"^\| (\d\d) \|.*\| ((?:\d h)?(?: ?\d+ min)?) \|$", guide, re.M))
+    assert sorted(rows) == [os.path.basename(p)[:2] for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
+        exercises = sum(c.cell_type == "code" and "BEGIN SOLUTION" in c.source for c in nb.cells)
+        quarters = max(1, round((words / 80 + 10 * exercises) / 15))
+        hours, minutes = divmod(15 * quarters, 60)
+        want = " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)
+        assert rows[os.path.basename(path)[:2]].strip() == want, os.path.basename(path)
