@@ -439,7 +439,7 @@ def predict_proba(X, params, batch_size=10000):
     Refuses NaN or infinite values in params or X, and X outside [0, 1] (such as
     uint8 pixels 0..255 or unscaled floats: use ``preprocess``).
 
-    Lesson 06.
+    Lesson 08.
     """
     sizes = _check_params(params, "predict_proba")
     _check_X(X, sizes[0])

@@ -388,3 +388,14 @@ def test_teachers_guide_plans_each_lesson_by_its_stated_rule():
         hours, minutes = divmod(15 * quarters, 60)
         want = " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)
         assert rows[os.path.basename(path)[:2]].strip() == want, os.path.basename(path)
+
+
+def test_readme_and_lesson_00_give_each_lesson_its_own_title():
+    titles = {os.path.basename(p)[:2]: nbformat.read(p, as_version=4).cells[0].source.split("\n")[0][2:]
+              for p in NOTEBOOKS}
+    readme = dict(re.findall(r"^\| (\d\d) \| \[([^\]]+)\]\(notebooks/", read("README.md"), re.M))
+    assert readme == titles
+    course = nbformat.read(NOTEBOOKS[0], as_version=4).cells[1].source
+    listed = " ".join(course[course.index("The whole course:"):].split("\n\n")[0].split())
+    for number, title in titles.items():
+        assert f"{number} {title}" in listed, (number, title)
