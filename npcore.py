@@ -856,7 +856,7 @@ def loss_and_grads(X, y, params, label_smoothing=0.0, weight_decay=0.0, dropout=
     if weight_decay:
         for l in range(1, L + 1):
             W = params[f"W{l}"]                                # (n_{l-1}, n_l)
-            loss += 0.5 * weight_decay * float(np.sum(np.square(W, dtype=np.float64)))
+            loss += 0.5 * weight_decay * float(np.vdot(W, W))    # sum of squares, no copy of W
             grads[f"dW{l}"] = grads[f"dW{l}"] + W.dtype.type(weight_decay) * W   # (n_{l-1}, n_l)
     return loss, grads, A
 
