@@ -35,7 +35,7 @@ __all__ = ["SelfCheckError", "PASSED", "NONFINITE_HINTS", "check_one_hot",
            "check_relu", "check_relu_derivative", "check_softmax", "check_cross_entropy",
            "check_init_params", "check_forward_propagation", "check_backward_propagation",
            "check_update_params", "check_get_accuracy", "check_gradient_descent",
-           "check_confusion_matrix", "check_per_class_accuracy"]
+           "check_confusion_matrix", "check_per_class_accuracy", "check_prediction"]
 
 PARAM_KEYS = ("W1", "b1", "W2", "b2")
 GRAD_KEYS = ("dW2", "db2", "dW1", "db1")           # the order backpropagation computes them
@@ -740,3 +740,60 @@ def check_per_class_accuracy(fn):
                          (diag / cm.sum(), "per_class_accuracy divides by the total — divide each "
                                            "class by its own row sum: cm.sum(axis=1)")])
     _passed("per_class_accuracy")
+
+
+# --------------------------------------------------------------------------- predictions
+def check_prediction(name, guess, actual, why, rtol=0.1, atol=0.0):
+    """A predict exercise: the learner's `guess` (a number, a tuple of numbers or a shape)
+    against the `actual` value the reveal cell measured.
+
+    Passes (one line, naming both) when every number of guess is within rtol (relative) or
+    atol (absolute) of actual's; otherwise raises SelfCheckError with `why`, the one
+    sentence that explains the actual value. A guess left as None or Ellipsis (`...`)
+    means "not done yet".
+    """
+    __tracebackhide__ = True
+    if guess is None or guess is Ellipsis:
+        raise SelfCheckError(f"not done yet: write your prediction for {name} in place of `...` "
+                             f"before you run the reveal cell") from None
+    try:
+        g = np.asarray(guess, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SelfCheckError(f"your prediction for {name} should be a number (or a tuple of "
+                             f"numbers), not {type(guess).__name__} {guess!r}") from None
+    a = np.asarray(actual, dtype=np.float64)
+    if g.shape != a.shape:
+        raise SelfCheckError(f"your prediction for {name} has {g.size} number(s) {guess!r}, "
+                             f"the answer has {a.size}: {_show(actual)}") from None
+    if not np.all(np.isfinite(g)) or not np.allclose(g, a, rtol=rtol, atol=atol):
+        raise SelfCheckError(f"you predicted {_show(guess)} for {name}; it is {_show(actual)} — "
+                             f"{why}") from None
+    print(f"✔ {name}: you predicted {_show(guess)}, it is {_show(actual)}")
+
+
+def _show(value):
+    """A prediction or its answer as short text: 2.3, (60000, 784), [0.5, 0.5]."""
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_show(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, (list, np.ndarray)):
+        return "[" + ", ".join(_show(v) for v in np.asarray(value).ravel().tolist()) + "]"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    return f"{float(value):.4g}"
+
+
+# Each lesson's own checks (issue 12's exercises) go in its section below; a section adds
+# its success lines with PASSED.update({...}) and its names to __all__.
+# --------------------------------------------------------------------------- lesson 00 (exercises)
+# --------------------------------------------------------------------------- lesson 01 (exercises)
+# --------------------------------------------------------------------------- lesson 02 (exercises)
+# --------------------------------------------------------------------------- lesson 03 (exercises)
+# --------------------------------------------------------------------------- lesson 04 (exercises)
+# --------------------------------------------------------------------------- lesson 05 (exercises)
+# --------------------------------------------------------------------------- lesson 06 (exercises)
+# --------------------------------------------------------------------------- lesson 07 (exercises)
+# --------------------------------------------------------------------------- lesson 08 (exercises)
+# --------------------------------------------------------------------------- lesson 09 (exercises)
+# --------------------------------------------------------------------------- lesson 10 (exercises)
+# --------------------------------------------------------------------------- lesson 11 (exercises)
+# --------------------------------------------------------------------------- lesson 12 (exercises)
