@@ -1,21 +1,47 @@
 # The course's commands. `make lab` opens the course, `make test` runs every test,
 # `make check` only the quick unit tests (under a minute). All of them create a
-# virtual environment in .venv on first use (Python 3.11).
-PYTHON ?= python3.11
+# virtual environment in .venv on first use, with the first of python3, python3.13,
+# python3.12, python3.11 that is Python 3.11 or newer (or `make PYTHON=/path/to/python3.x`).
+PY_AT_LEAST_3_11 = $(shell $(1) -c 'import sys; print(int(sys.version_info >= (3, 11)))' 2>/dev/null)
+PYTHON ?= $(firstword $(foreach p,python3 python3.13 python3.12 python3.11,$(if $(filter 1,$(call PY_AT_LEAST_3_11,$(p))),$(p))))
 VENV   := .venv
 BIN    := $(VENV)/bin
 export KERAS_BACKEND ?= jax
+# A relative MNIST_NPZ means: from here (the lessons run in other folders).
+ifneq ($(MNIST_NPZ),)
+export MNIST_NPZ := $(abspath $(MNIST_NPZ))
+endif
 
-.PHONY: lab test check notebooks student clean-notebooks benchmark
+# The learner's own copy of the lessons (git-ignored): made on first use, never overwritten.
+MY       ?= my-notebooks
+LAB_ARGS ?=
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+.PHONY: lab solutions test check notebooks student clean-notebooks benchmark
+
+# Opens JupyterLab on your own copy, my-notebooks/: the lessons with blank exercises.
+# Lessons already there are kept as they are (your work); notebooks/ is never opened.
 lab: $(VENV)/installed
-	$(BIN)/jupyter lab notebooks/00_meet_the_data.ipynb
+	$(BIN)/python tools/student_edition.py --keep --out $(MY) notebooks/*.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(MY) $(ALLOW_ROOT) \
+	    --LabApp.default_url=/lab/tree/00_meet_the_data.ipynb $(LAB_ARGS)
+
+# The solved lessons, with their outputs, into my-notebooks/solved/ (files there are kept).
+solutions:
+	mkdir -p $(MY)/solved
+	for f in notebooks/*.ipynb; do test -e $(MY)/solved/$${f##*/} || cp $$f $(MY)/solved/; done
 
 test: $(VENV)/installed
 	@# matplotlib builds its font cache on first import and says so on stderr, which
 	@# strict nbval would compare: build it here, before any lesson runs.
 	$(BIN)/python -c "import matplotlib.pyplot"
-	$(BIN)/python -m pytest
+	@# Running everything must leave the checkout as it was (git status before = after).
+	@git status --porcelain --untracked-files=all > $(VENV)/git-status-before 2>/dev/null || true
+	$(BIN)/python -m pytest --durations=25
+	@if git rev-parse --git-dir >/dev/null 2>&1; then \
+	    git status --porcelain --untracked-files=all > $(VENV)/git-status-after; \
+	    diff $(VENV)/git-status-before $(VENV)/git-status-after \
+	        || { echo "make test changed the files above (git status)"; exit 1; }; fi
 
 # The unit tests without the lessons (nbval off), the browser, Keras and the slow ones
 # (markers: pytest.ini; `slow` is given in tests/conftest.py). Make's own command line
@@ -41,6 +67,10 @@ benchmark: $(VENV)/installed
 	$(BIN)/python benchmarks/run.py
 
 $(VENV)/installed: requirements.txt constraints.txt pyproject.toml
+	@test -x $(BIN)/python || test "$(call PY_AT_LEAST_3_11,$(PYTHON))" = 1 || { \
+	    echo "The course needs Python 3.11 or newer (tested: 3.11, 3.12, 3.13):" \
+	        "$(if $(PYTHON),$(PYTHON) is $$($(PYTHON) --version 2>&1),none of python3, python3.13, python3.12, python3.11 is one)."; \
+	    echo "Install one, or name it: make PYTHON=/path/to/python3.12"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 	$(BIN)/python -m pip install -r requirements.txt -c constraints.txt -e .

@@ -65,7 +65,8 @@ def load_mnist(path=None):
     Returns ``(x_train, y_train), (x_test, y_test)``: uint8 images (n, 28, 28) in
     0..255 and uint8 labels (n,) in 0..9. Reads, in this order: ``path``; else the
     file named by the environment variable ``MNIST_NPZ`` (a relative path is taken
-    from the current directory); else Keras's cache ``~/.keras/datasets/mnist.npz``
+    from the current directory or, if no such file is there, from the course's folder,
+    where ``make`` runs: the lessons run in notebooks/ or my-notebooks/); else Keras's cache ``~/.keras/datasets/mnist.npz``
     (``$KERAS_HOME/datasets`` if set) if its SHA-256 is Keras's; else downloads
     Keras's file, checks its SHA-256 and keeps it in that cache, where Keras finds
     it too. Never changes ``os.environ`` and never imports Keras. Every file is read
@@ -74,13 +75,23 @@ def load_mnist(path=None):
     Lesson 00.
     """
     if path is None and os.environ.get("MNIST_NPZ"):
-        path = os.path.abspath(os.environ["MNIST_NPZ"])
+        path = _mnist_npz_path(os.environ["MNIST_NPZ"])
     if path is not None:
         return _read_mnist(os.fspath(path))
     cached = _keras_cache_path()
     if os.path.isfile(cached) and _sha256(cached) == MNIST_SHA256:
         return _read_mnist(cached)
     return _download_mnist(cached)
+
+
+def _mnist_npz_path(name):
+    """MNIST_NPZ as an absolute path: a relative one from the current directory if the file
+    is there, else from the course's folder (this file's) if it is there, else the first."""
+    here = os.path.abspath(name)
+    if os.path.isabs(name) or os.path.exists(here):
+        return here
+    course = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+    return course if os.path.exists(course) else here
 
 
 def _keras_cache_path():
