@@ -5,10 +5,15 @@ stop at the first exercise's self-check with "not done yet"; the solution editio
 (the original) passes every self-check. Only the synthetic lesson and at most one
 fast real lesson are executed, to keep the suite quick.
 
-Bad input is refused, never copied through: near-miss markers, markers in Markdown or
-raw cells, unpaired markers, an output over an input notebook or over a student's
-changed file (without --force), a missing or non-notebook input. A refusal is one
-line on stderr, exit status 2, no traceback, and nothing written.
+The conversion is nbgrader's (ClearSolutions, ClearHiddenTests, ClearOutput): Markdown
+answer cells (-explain) become "YOUR ANSWER HERE", hidden-test blocks disappear.
+
+Bad input is refused, never copied through: near-miss markers (solution and hidden-test),
+markers in Markdown or raw cells (quoted in backticks too), unpaired markers, blocks in
+cells whose nbgrader metadata does not allow them, an output over an input notebook or
+over a student's changed file (without --force), a missing or non-notebook input. A
+refusal is one line on stderr, exit status 2, no traceback, and nothing written. With
+--keep, existing files are left as they are, changed or not.
 """
 import glob
 import os
@@ -29,6 +34,7 @@ import student_edition  # noqa: E402
 TOOL = os.path.join(ROOT, "tools", "student_edition.py")
 LESSONS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 STUB_LINES = ("# YOUR CODE HERE", "raise NotImplementedError()")
 EXECUTED_LESSON = os.path.join(ROOT, "notebooks", "02_relu.ipynb")   # fast, has exercises
 
@@ -155,6 +161,9 @@ def assert_is_student_edition(original, student):
             blocks = o.source.count(BEGIN)
             assert s.source.count("# YOUR CODE HERE") == blocks
             assert s.source.count("raise NotImplementedError()") >= blocks
+            assert "HIDDEN TESTS" not in s.source
+        elif o.metadata.get("nbgrader", {}).get("solution"):
+            assert s.source == "YOUR ANSWER HERE"            # a Markdown answer cell
         else:
             assert s.source == o.source                      # text is never touched
 
@@ -315,12 +324,137 @@ def test_markers_in_markdown_and_raw_cells_are_refused(tmp_path, capsys, cell):
     assert not out.exists()
 
 
-def test_markers_quoted_in_markdown_text_are_kept():
-    text = (f"Write the function between `{BEGIN}` and\n`{END}`, then run the self-check.\n\n"
-            "## Solutions are checked by `selfcheck`")
+@pytest.mark.parametrize("text", [f"Write the function between `{BEGIN}` and `{END}`.",
+                                  f"Checks that would give it away go below `{HIDDEN_BEGIN}`.",
+                                  "Write it between ``### BEGIN SOLUTION`` and the end marker."])
+def test_markers_quoted_in_markdown_are_refused(text):
+    """nbgrader takes any line that contains a marker for one: prose never quotes them."""
+    nb = one_cell_notebook(nbformat.v4.new_markdown_cell(text))
+    with pytest.raises(student_edition.MarkerError, match="in a markdown cell; nbgrader would"):
+        student_edition.student_notebook(nb, "text.ipynb")
+
+
+def test_prose_about_the_markers_is_kept():
+    text = ("Write the function between the solution markers, then run the self-check.\n\n"
+            "## Solutions are checked by `selfcheck`; hidden tests run when it is graded")
     nb = one_cell_notebook(nbformat.v4.new_markdown_cell(text))
     student, _ = student_edition.student_notebook(nb)
     assert student.cells[1].source == text
+
+
+# --------------------------------------------------------------------------- nbgrader cells
+def graded_lesson():
+    """A lesson with nbgrader metadata: a build and a derive exercise, a hidden test."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import exercise_cells
+    cells = [
+        ("md", "# Practise", None),
+        ("code", "import numpy as np\n\nimport selfcheck", None),
+        ("md", "## Exercise 1 (build) — ReLU\n\nWrite `my_relu`.", "build-relu"),
+        ("code", f"def my_relu(Z):\n    {BEGIN}\n    return np.maximum(Z, 0)\n    {END}",
+         "build-relu-answer"),
+        ("code", "selfcheck.check_relu(my_relu)", "build-relu-check"),
+        ("md", "## Exercise 2 (derive) — slope\n\nDerive the slope of 3x.", "derive-slope"),
+        ("md", "d/dx 3x = 3, at every x.", "derive-slope-explain"),
+        ("code", f"{BEGIN}\nslope = 3.0\n{END}", "derive-slope-answer"),
+        ("code", f"assert np.isfinite(slope), 'a number, please'\n{HIDDEN_BEGIN}\n"
+                 f"assert slope == 3.0, 'the slope of 3x is 3'\n{HIDDEN_END}", "derive-slope-check"),
+    ]
+    nb = nbformat.v4.new_notebook()
+    for number, (kind, source, grade_id) in enumerate(cells):
+        cell = (nbformat.v4.new_markdown_cell if kind == "md" else nbformat.v4.new_code_cell)(source)
+        cell.id = f"cell-{number}"
+        if grade_id:
+            cell.metadata["nbgrader"] = {"grade_id": grade_id}
+        nb.cells.append(cell)
+    return exercise_cells.fill(nb)
+
+
+def test_explain_cells_become_your_answer_here_and_hidden_tests_disappear():
+    original = graded_lesson()
+    student, exercises = student_edition.student_notebook(original, "graded")
+    assert exercises == 2
+    assert_is_student_edition(original, student)
+    assert student.cells[6].source == "YOUR ANSWER HERE"
+    assert student.cells[7].source == "# YOUR CODE HERE\nraise NotImplementedError()"
+    assert student.cells[8].source == "assert np.isfinite(slope), 'a number, please'"
+    assert student.cells[4].source == original.cells[4].source
+
+
+@pytest.mark.parametrize("index, role", [(4, "check"), (1, "none")])
+def test_a_solution_block_outside_a_solution_cell_is_refused(index, role):
+    nb = graded_lesson()
+    nb.cells[index].source += f"\n{BEGIN}\nx = 1\n{END}"
+    with pytest.raises(student_edition.MarkerError, match=re.escape(
+            f"graded, cell {index} (id cell-{index}): a solution block in a cell that is not a "
+            f"solution cell")):
+        student_edition.student_notebook(nb, "graded")
+
+
+def test_a_hidden_test_block_outside_a_graded_cell_is_refused():
+    nb = graded_lesson()
+    nb.cells[3].source += f"\n{HIDDEN_BEGIN}\nassert True\n{HIDDEN_END}"
+    with pytest.raises(student_edition.MarkerError, match="a hidden-test block in a cell that is not a graded"):
+        student_edition.student_notebook(nb, "graded")
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([HIDDEN_BEGIN, "assert x"], "`### BEGIN HIDDEN TESTS` without a matching `### END HIDDEN TESTS`"),
+    (["assert x", HIDDEN_END], "line 3: `### END HIDDEN TESTS` without a `### BEGIN HIDDEN TESTS`"),
+    ([HIDDEN_BEGIN, BEGIN, "x", END, HIDDEN_END], "line 3: `### BEGIN SOLUTION` inside another block"),
+    (["### begin hidden tests", "assert x", HIDDEN_END], "line 2: `### begin hidden tests` looks like a "
+                                                         "hidden-test marker"),
+    ([HIDDEN_BEGIN, "assert x", "## END HIDDEN TESTS"], "line 4: `## END HIDDEN TESTS` looks like a "
+                                                        "hidden-test marker"),
+    (["x = 1  # APPEND SOLUTION"], "line 2: `x = 1  # APPEND SOLUTION` looks like a solution marker"),
+])
+def test_bad_hidden_test_markers_are_refused(lines, message):
+    nb = graded_lesson()
+    nb.cells[8].source = "\n".join(["assert True"] + lines)
+    with pytest.raises(student_edition.MarkerError, match=re.escape(message)):
+        student_edition.student_notebook(nb, "graded")
+
+
+def test_keep_leaves_every_existing_file_and_writes_the_missing_ones(tmp_path, capsys):
+    lessons = [tmp_path / "05_synthetic.ipynb", tmp_path / "06_graded.ipynb"]
+    nbformat.write(synthetic_lesson(), lessons[0])
+    nbformat.write(graded_lesson(), lessons[1])
+    out = tmp_path / "student"
+    first = call_main(capsys, "--out", out, "--keep", *lessons)           # first use: both written
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    assert sorted(os.listdir(out)) == ["05_synthetic.ipynb", "06_graded.ipynb"]
+    fresh = (out / "06_graded.ipynb").read_bytes()
+    work = read(out / "05_synthetic.ipynb")                               # the learner's work
+    work.cells[2].source = work.cells[2].source.replace("# YOUR CODE HERE", "return abs(Z)")
+    nbformat.write(work, out / "05_synthetic.ipynb")
+    worked = (out / "05_synthetic.ipynb").read_bytes()
+    os.remove(out / "06_graded.ipynb")
+    changed = synthetic_lesson()                                          # a new lesson version
+    changed.cells[0].source += "\n\nA new paragraph."
+    nbformat.write(changed, lessons[0])
+    again = call_main(capsys, "--out", out, "--keep", *lessons)
+    assert again.returncode == 0 and again.stderr == ""
+    assert again.stdout.splitlines() == [
+        f"{student_edition._display(str(out / '05_synthetic.ipynb'))}: exists, kept as it is (--keep)",
+        f"{student_edition._display(str(out / '06_graded.ipynb'))}: 2 solution block(s) replaced by stubs"]
+    assert (out / "05_synthetic.ipynb").read_bytes() == worked
+    assert (out / "06_graded.ipynb").read_bytes() == fresh
+    assert sorted(os.listdir(out)) == ["05_synthetic.ipynb", "06_graded.ipynb"]
+
+
+def test_keep_still_refuses_a_lesson_that_would_leak(tmp_path, capsys):
+    lesson, out = tmp_path / "05_synthetic.ipynb", tmp_path / "student"
+    nb = synthetic_lesson()
+    nb.cells[2].source = nb.cells[2].source.replace(END, "## END SOLUTION")
+    nbformat.write(nb, lesson)
+    assert_refused(call_main(capsys, "--out", out, "--keep", lesson), "looks like a solution marker",
+                   "nothing written")
+    assert not out.exists()
+
+
+def test_keep_and_force_together_are_refused(tmp_path, capsys):
+    assert_refused(call_main(capsys, "--keep", "--force", "--out", tmp_path / "student"),
+                   "not allowed with")
 
 
 @pytest.mark.parametrize("how", ["same-folder", "dotdot", "symlink"])
@@ -513,7 +647,9 @@ def test_real_lessons_contain_no_near_miss_markers():
                 if cell.cell_type == "code":
                     # the tool's rule, and an independent crude one: in code, "solution"
                     # (any case) appears only in the two exact markers
-                    if line.strip() not in (BEGIN, END):
+                    if line.strip() in (HIDDEN_BEGIN, HIDDEN_END):
+                        assert re.fullmatch(r"[ ]*### (BEGIN|END) HIDDEN TESTS", line), where
+                    elif line.strip() not in (BEGIN, END):
                         assert not student_edition.looks_like_marker(line), where
                         assert "solution" not in line.lower(), where
                     else:
