@@ -1,0 +1,95 @@
+"""The lessons' exercises follow CONTRIBUTING.md ("Exercises and self-checks"): fast, nothing
+is executed.
+
+Every lesson passes `tools/exercise_cells.py --check` and has at least four exercises, each of
+one of the four kinds; across the course every kind appears at least five times; solution
+markers stand only in answer cells (never in Markdown or raw cells, never in a given, reveal
+or check cell, not even quoted); graded cells have whole points >= 1; and every lesson has
+its known mistake for tests/test_nbgrader.py, tests/nbgrader_mistakes/NN.json, naming an
+answer cell whose text holds "old" once and a check cell of the same lesson.
+"""
+import glob
+import json
+import os
+import sys
+from collections import Counter
+
+import nbformat
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import exercise_cells  # noqa: E402
+
+LESSONS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
+MISTAKES = os.path.join(ROOT, "tests", "nbgrader_mistakes")
+MARKER_TEXT = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def role(cell):
+    return exercise_cells.parse(grade_id(cell))[2] if grade_id(cell) else None
+
+
+lessons = pytest.mark.parametrize("path", LESSONS, ids=lambda p: os.path.basename(p)[:2])
+
+
+@lessons
+def test_exercise_cells_check_passes(path):
+    assert exercise_cells.problems(read(path)) == []
+
+
+@lessons
+def test_at_least_four_exercises_each_of_a_known_kind(path):
+    found = exercise_cells.exercises(read(path))
+    assert len(found) >= 4, [exercise for exercise, *_ in found]
+    assert all(kind in exercise_cells.KINDS for _, kind, _, _ in found)
+
+
+def test_every_kind_appears_at_least_five_times_in_the_course():
+    kinds = Counter(kind for path in LESSONS for _, kind, _, _ in exercise_cells.exercises(read(path)))
+    assert all(kinds[kind] >= 5 for kind in exercise_cells.KINDS), dict(kinds)
+
+
+@lessons
+def test_solution_markers_only_in_answer_cells(path):
+    for index, cell in enumerate(read(path).cells):
+        where = f"cell {index} ({grade_id(cell) or cell.cell_type})"
+        solution = [t for t in MARKER_TEXT[:2] if t in cell.source]
+        hidden = [t for t in MARKER_TEXT[2:] if t in cell.source]
+        if cell.cell_type != "code":
+            assert not solution + hidden, f"{where}: prose never quotes the markers: {solution + hidden}"
+        else:
+            assert not solution or role(cell) == "answer", f"{where}: solution markers outside an answer cell"
+            assert not hidden or role(cell) == "check", f"{where}: hidden tests outside a check cell"
+
+
+@lessons
+def test_graded_cells_have_whole_points(path):
+    for cell in read(path).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            points = meta.get("points")
+            assert isinstance(points, int) and not isinstance(points, bool) and points >= 1, \
+                (grade_id(cell), points)
+
+
+@lessons
+def test_the_known_mistake_names_cells_of_the_lesson(path):
+    mistake_path = os.path.join(MISTAKES, os.path.basename(path)[:2] + ".json")
+    assert os.path.exists(mistake_path), f"no {os.path.relpath(mistake_path, ROOT)}"
+    with open(mistake_path, encoding="utf-8") as file:
+        mistake = json.load(file)
+    assert set(mistake) == {"grade_id", "old", "new", "check", "hint"}, sorted(mistake)
+    cells = {grade_id(c): c for c in read(path).cells if grade_id(c)}
+    assert mistake["grade_id"] in cells and role(cells[mistake["grade_id"]]) == "answer", mistake["grade_id"]
+    assert mistake["check"] in cells and role(cells[mistake["check"]]) == "check", mistake["check"]
+    assert cells[mistake["grade_id"]].source.count(mistake["old"]) == 1, "'old' must occur once"
+    assert mistake["old"] != mistake["new"] and mistake["hint"].strip()
