@@ -32,6 +32,8 @@ SLOW = (
     "test_student_edition.py::test_default_run_",                         # the tool on every lesson
     "test_student_edition.py::test_written_real_lesson_",                 # (the same run)
     "test_student_edition.py::test_near_miss_on_the_command_line_",       # a process per near miss
+    "test_nbgrader.py::test_nbgrader_grades_",                            # nbgrader runs every lesson
+    "test_nbgrader.py::test_release_holds_",                              # (the same runs)
 )
 
 COLLECTED = pytest.StashKey[set]()   # paths of every item collected, deselected or not
