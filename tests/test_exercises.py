@@ -93,3 +93,28 @@ def test_the_known_mistake_names_cells_of_the_lesson(path):
     assert mistake["check"] in cells and role(cells[mistake["check"]]) == "check", mistake["check"]
     assert cells[mistake["grade_id"]].source.count(mistake["old"]) == 1, "'old' must occur once"
     assert mistake["old"] != mistake["new"] and mistake["hint"].strip()
+
+
+def test_teachers_guide_points_table_is_what_exercise_cells_lists(capsys):
+    """docs/teachers.md's points per lesson: the same as `tools/exercise_cells.py --list`."""
+    with open(os.path.join(ROOT, "docs", "teachers.md"), encoding="utf-8") as file:
+        guide = file.read()
+    table = guide[guide.index("| lesson | exercises | autograded points |"):].split("\n\n")[0]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    exercise_cells.main(["--list", *LESSONS])
+    listed = {}
+    for line in capsys.readouterr().out.splitlines():       # "<path>: Exercise N <id> (kind), P point(s)"
+        path, rest = line.split(": Exercise ", 1)
+        listed.setdefault(os.path.basename(path)[:2], []).append(int(rest.rsplit(", ", 1)[1].split()[0]))
+    want, totals = [], [0, 0, 0, 0]
+    for path in LESSONS:
+        cells = [c for _, _, _, cs in exercise_cells.exercises(read(path)) for c in cs]
+        auto = sum(points or 1 for _, role_, points in cells if role_ == "check")
+        hand = sum(points or 1 for _, role_, points in cells if role_ == "explain")
+        number = os.path.basename(path)[:2]
+        assert auto + hand == sum(listed.get(number, [])), number
+        row = [len(listed.get(number, [])), auto, hand, auto + hand]
+        want.append([number] + [str(n) for n in row])
+        totals = [t + n for t, n in zip(totals, row)]
+    want.append(["all"] + [str(n) for n in totals])
+    assert rows == want
