@@ -26,8 +26,8 @@ writes into DIR (created if missing):
   network itself (about 40 s more per student) and lesson 10 uses its default recipe.
 
 An existing DIR is updated: nbgrader_config.py, the kernel and the source notebooks are
-rewritten; the gradebook and the students' folders are left alone. On a problem the tool
-prints one line on stderr, exits with status 2 and writes nothing.
+rewritten; the gradebook and the students' folders are left alone. A bad argument is
+refused in one line on stderr, with exit status 2, before anything is written.
 """
 import argparse
 import glob
@@ -119,7 +119,9 @@ def plan(directory, paths):
 
 def make_course(directory, paths, course_id=COURSE_ID, timeout=CELL_TIMEOUT, mnist=None,
                 threads=None):
-    """Write the course directory (see the module docstring); return the assignment ids."""
+    """Write the course directory (see the module docstring).
+
+    Returns [(assignment id, files copied beside it, files it reads that were missing)]."""
     lessons = plan(directory, paths)
     mnist = mnist or os.environ.get("MNIST_NPZ")
     if mnist:
@@ -136,7 +138,9 @@ def make_course(directory, paths, course_id=COURSE_ID, timeout=CELL_TIMEOUT, mni
         shutil.copyfile(path, os.path.join(target, name + ".ipynb"))
         for file in extra:
             shutil.copyfile(file, os.path.join(target, os.path.basename(file)))
-    return [name for _, name, _ in lessons]
+    return [(name, [os.path.basename(f) for f in extra],
+             [n for n in READS.get(name[:2], []) if n not in map(os.path.basename, extra)])
+            for _, name, extra in lessons]
 
 
 def main(argv=None):
@@ -154,16 +158,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted(glob.glob(os.path.join(LESSONS_DIR, "[0-9][0-9]_*.ipynb")))
     try:
-        names = make_course(args.directory, paths, args.course_id, args.timeout, args.mnist,
+        lessons = make_course(args.directory, paths, args.course_id, args.timeout, args.mnist,
                             args.threads)
     except (CourseError, OSError) as exc:
         print(f"nbgrader_course: {exc}; nothing written", file=sys.stderr)
         return 2
-    for name in names:
-        extra = lesson_files(os.path.join(LESSONS_DIR, name + ".ipynb"))
-        missing = [n for n in READS.get(name[:2], []) if n not in map(os.path.basename, extra)]
-        note = (f" (with {', '.join(map(os.path.basename, extra))})" if extra else "") + \
-               (f" (no {', '.join(missing)} in notebooks/: grading will be slower)" if missing else "")
+    for name, extra, missing in lessons:
+        note = (f" (with {', '.join(extra)})" if extra else "") + \
+               (f" (no {', '.join(missing)} beside the lesson: see the teachers' guide)"
+                if missing else "")
         print(f"{os.path.join(args.directory, 'source', name)}{note}")
     return 0
 
