@@ -87,8 +87,11 @@ def test_the_known_mistake_names_cells_of_the_lesson(path):
     assert os.path.exists(mistake_path), f"no {os.path.relpath(mistake_path, ROOT)}"
     with open(mistake_path, encoding="utf-8") as file:
         mistake = json.load(file)
-    assert set(mistake) == {"grade_id", "old", "new", "check", "hint"}, sorted(mistake)
+    assert {"grade_id", "old", "new", "check", "hint"} <= set(mistake) <= {
+        "grade_id", "old", "new", "check", "hint", "also_fails"}, sorted(mistake)
     cells = {grade_id(c): c for c in read(path).cells if grade_id(c)}
+    for other in mistake.get("also_fails", ()):
+        assert other in cells and role(cells[other]) == "check", other
     assert mistake["grade_id"] in cells and role(cells[mistake["grade_id"]]) == "answer", mistake["grade_id"]
     assert mistake["check"] in cells and role(cells[mistake["check"]]) == "check", mistake["check"]
     assert cells[mistake["grade_id"]].source.count(mistake["old"]) == 1, "'old' must occur once"

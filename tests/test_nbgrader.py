@@ -9,11 +9,12 @@ about 4 s of start-up. Three students hand in every lesson:
   untouched  nbgrader's released student version, not changed at all;
   mistake    the solved lesson with one known mistake, tests/nbgrader_mistakes/NN.json:
              {"grade_id": answer cell, "old": exact text in it, "new": the mistaken text,
-              "check": grade id of the check cell that must fail, "hint": part of its message}.
+              "check": grade id of the check cell that must fail, "hint": part of its message,
+              optional "also_fails": the checks of later exercises that use the broken function}.
 
 From the gradebook: solved gets every autograded point; untouched gets 0 (and autograde
 does not crash); mistake gets more than 0 and less than all, with exactly the named check
-at 0; its feedback HTML shows the hint. Derive/predict explanations (Markdown -explain
+(and the "also_fails" ones) at 0; its feedback HTML shows the hint. Derive/predict explanations (Markdown -explain
 cells) are graded by hand, so only autograded (code) points are compared.
 
 What is graded in full and what is reduced (the 15-minute budget of `make test`):
@@ -387,7 +388,8 @@ def test_nbgrader_grades_the_lesson(course, scores, path):
     assert (lesson, "mistake") in scores, f"no submission with the mistake of {lesson}"
     score, _, grades = scores[(lesson, "mistake")]
     assert 0 < score < max_code, (score, max_code)
-    assert {k for k, v in grades.items() if not v} == {mistake["check"]}, grades
+    assert {k for k, v in grades.items() if not v} == {mistake["check"],
+                                                        *mistake.get("also_fails", ())}, grades
     assert len(grades) == len([c for c in nbformat.read(path, as_version=4).cells
                                if c.metadata.get("nbgrader", {}).get("grade")
                                and c.cell_type == "code"]), "a check cell was not graded"
