@@ -678,8 +678,8 @@ def check_per_class_accuracy(fn):
         _compare(got, diag / cm.sum(axis=1), "per_class_accuracy",
                  "correct predictions of class i divided by the samples of true class i: "
                  "np.diag(cm) / cm.sum(axis=1)",
-                 wrongs=[(diag / cm.sum(axis=0), "per_class_accuracy divides by the column sums, "
-                                                 "which gives the precision — divide by the row "
+                 wrongs=[(diag / cm.sum(axis=0), "per_class_accuracy divides by the column sums "
+                                                 "(samples PREDICTED as each class) — divide by the row "
                                                  "sums (samples of each TRUE class): cm.sum(axis=1)"),
                          (diag / cm.sum(), "per_class_accuracy divides by the total — divide each "
                                            "class by its own row sum: cm.sum(axis=1)")])
@@ -1692,7 +1692,7 @@ def check_momentum_update(fn):
     _compare(velocity["W1"], np.array([[-0.05, 0.1]]), "velocity['W1'] after one step",
              "V <- beta V - learning_rate dP, starting from V = 0, stored in velocity[key] in place",
              wrongs=[(np.zeros((1, 2)), "velocity['W1'] is still 0 after one step: change the velocity "
-                                        "array in place (V *= beta and V -= ..., or velocity[key] = ...)"),
+                                        "array in place (V *= beta, then V -= learning_rate * dP)"),
                      (np.array([[0.05, -0.1]]), "the velocity points uphill: V <- beta V - learning_rate dP")],
              rtol=1e-9, atol=1e-12)
     _compare(params["W1"], np.array([[0.95, -1.9]]), "W1 after one step", "P <- P + V with the new V",
@@ -2182,7 +2182,7 @@ def check_fixed_keras_loss(fn):
 # --------------------------------------------------------------------------- lesson 11 (exercises)
 PASSED.update({
     "conv_naive": "✔ conv_naive: the definition, one output number at a time; the hand-worked 4x4 case "
-                  "and non-square kernels over 3 channels match npconv.conv_forward",
+                  "and non-square kernels over 2 and 3 channels match npconv.conv_forward",
     "conv_backward_naive": "✔ conv_backward_naive: dX, dK, db have the shapes of X, K, b, match finite "
                            "differences and npconv.conv_backward",
     "maxpool_forward": "✔ maxpool_forward: the maximum of each 2x2 block, (m, H/2, W/2, C), "

@@ -34,6 +34,8 @@ SLOW = (
     "test_student_edition.py::test_near_miss_on_the_command_line_",       # a process per near miss
     "test_nbgrader.py::test_nbgrader_grades_",                            # nbgrader runs every lesson
     "test_nbgrader.py::test_release_holds_",                              # (the same runs)
+    "test_learner_copy.py::test_learner_copy_is_made_once_",              # the tool, twice
+    "test_learner_copy.py::test_make_",                                   # make's processes
 )
 
 COLLECTED = pytest.StashKey[set]()   # paths of every item collected, deselected or not
@@ -88,3 +90,35 @@ def pytest_collection_finish(session):
     missing = [os.path.relpath(p, ROOT) for p in LESSONS if p not in collected]
     if missing or not LESSONS:
         raise pytest.UsageError(f"nbval collected no cells from: {missing or 'notebooks/ (empty)'}")
+
+
+# Lesson 06's network, as lesson 06 trains and saves it (lesson 07 reads it; without it,
+# lesson 07 trains it itself). The browser test and the nbgrader test both run lesson 07
+# before nbval runs lesson 06 (tests come first): one training serves both.
+LESSON_06_NETWORK = "mnist_784_10_10.npz"
+LESSON_06_RECIPE = {"learning_rate": 0.5, "iterations": 500, "seed": 0, "init": "lecun"}
+
+
+@pytest.fixture(scope="session")
+def lesson06_network(tmp_path_factory):
+    """Path of lesson 06's network file: notebooks/' own if it holds lesson 06's recipe
+    (saved by this npcore), else trained here once, as lesson 07 would train it."""
+    import npcore
+
+    stored = os.path.join(ROOT, "notebooks", LESSON_06_NETWORK)
+    try:
+        params, metadata = npcore.load_params(stored, with_metadata=True)
+        if metadata.get("layer_sizes") == [784, 10, 10] and \
+                metadata.get("npcore_version") == npcore.__version__ and \
+                all(metadata.get(k) == v for k, v in LESSON_06_RECIPE.items()):
+            return stored
+    except (FileNotFoundError, ValueError):
+        pass
+    recipe = LESSON_06_RECIPE
+    (x_train, y_train), _ = npcore.load_mnist()
+    params, _ = npcore.gradient_descent(npcore.preprocess(x_train), y_train, recipe["learning_rate"],
+                                        recipe["iterations"], n_hidden=10, rng=recipe["seed"],
+                                        init=recipe["init"], progress=False)
+    path = tmp_path_factory.mktemp("lesson06") / LESSON_06_NETWORK
+    npcore.save_params(str(path), params, **recipe)
+    return str(path)

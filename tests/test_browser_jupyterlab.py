@@ -1,8 +1,8 @@
 """Lesson 07's prediction browser in a real JupyterLab, driven by headless Chromium.
 
 Starts JupyterLab on 127.0.0.1 with a random token in a temporary root that holds only a
-copy of lesson 07 (outputs cleared), opens it in Chromium via Playwright, runs all cells
-from the Run menu, moves the slider with the keyboard and switches on "mistakes only",
+copy of lesson 07 (outputs cleared) and lesson 06's network (conftest's lesson06_network),
+opens it in Chromium via Playwright, runs all cells from the Run menu, moves the slider with the keyboard and switches on "mistakes only",
 and checks that the shown index, the caption and the image change. Screenshots go to
 test-artifacts/ (the README's screenshot, docs/prediction_browser.png, is one of them).
 
@@ -101,12 +101,15 @@ def stop(server, base, token, log):
 
 
 @contextlib.contextmanager
-def jupyterlab_server(workdir):
-    """Run JupyterLab with a root in ``workdir`` holding only a fresh copy of lesson 07;
+def jupyterlab_server(workdir, network=None):
+    """Run JupyterLab with a root in ``workdir`` holding only a fresh copy of lesson 07
+    (and lesson 06's network file ``network``, which lesson 07 otherwise trains itself);
     yield (base URL, token). The server is always shut down on leaving."""
     root, settings, home = workdir / "root", workdir / "settings", workdir / "home"
     for folder in (root, settings, home):
         folder.mkdir()
+    if network:
+        shutil.copyfile(network, root / "mnist_784_10_10.npz")
     nb = nbformat.read(LESSON, as_version=4)
     for cell in nb.cells:                     # no stale outputs: everything seen is from this run
         if cell.cell_type == "code":
@@ -156,10 +159,11 @@ def jupyterlab_server(workdir):
 
 
 @pytest.fixture
-def jupyterlab(tmp_path):
+def jupyterlab(tmp_path, request):
     """(base URL, token) of a JupyterLab serving a copy of lesson 07; shut down afterwards."""
     require_browser_tools()
-    with jupyterlab_server(tmp_path) as server:
+    network = request.getfixturevalue("lesson06_network")      # needs MNIST: after the check
+    with jupyterlab_server(tmp_path, network) as server:
         yield server
 
 

@@ -41,9 +41,9 @@ What is graded in full and what is reduced (the 15-minute budget of `make test`)
   assignment `<lesson>_full`, no execution), and its points must equal the reduced
   one's. Each mistake is applied before reducing.
 - Lesson 07 gets lesson 06's network file, from notebooks/ when it is there (as teachers'
-  course directories do, tools/nbgrader_course.py), else trained once here as lesson 07
-  would train it (about 35 s; in a fresh clone the lessons run after the tests), so the
-  three students' lesson 07 do not train it three times.
+  course directories do, tools/nbgrader_course.py), else trained once (conftest's
+  lesson06_network, which the browser test shares; in a fresh clone the lessons run after
+  the tests), so the three students' lesson 07 do not train it three times.
 
 The run's times per notebook (from nbgrader's log) are written to
 test-artifacts/nbgrader_times.txt.
@@ -86,18 +86,6 @@ def students(path):
     return ("mistake",) if number(path) in MISTAKE_ONLY else STUDENTS
 NBGRADER = os.path.join(os.path.dirname(sys.executable), "nbgrader")
 LOG_FORMAT = "%(asctime)s [%(name)s | %(levelname)s] %(message)s"
-
-# Lesson 06's network as lesson 07 trains it when lesson 06's file is missing, saved as 06 does.
-TRAIN_06 = """
-import os, sys
-import npcore
-(x_train, y_train), _ = npcore.load_mnist()
-params, _ = npcore.gradient_descent(npcore.preprocess(x_train), y_train, 0.5, 500, n_hidden=10,
-                                    rng=0, init="lecun", progress=False)
-npcore.save_params(os.path.join(sys.argv[1], "mnist_784_10_10.npz"), params, iterations=500,
-                   learning_rate=0.5, seed=0, init="lecun")
-"""
-
 
 def number(path):
     return os.path.basename(path)[:2]
@@ -271,7 +259,7 @@ def notebook_times(log):
 
 
 @pytest.fixture(scope="module")
-def course(request, tmp_path_factory):
+def course(request, tmp_path_factory, lesson06_network):
     """The selected lessons (-k) that have exercises, graded for three students:
     (course dir, graded lessons, nbgrader's logs)."""
     if not os.environ.get("MNIST_NPZ"):
@@ -284,10 +272,9 @@ def course(request, tmp_path_factory):
     if not ready:
         pytest.fail("no lesson carries nbgrader metadata yet")
     nbgrader_course.make_course(str(directory), ready)
-    for path in ready:                   # lesson 07 without lesson 06's file: train it once here
+    for path in ready:     # lesson 07 without lesson 06's file: conftest's, trained once
         if number(path) == "07" and not nbgrader_course.lesson_files(path):
-            subprocess.run([sys.executable, "-c", TRAIN_06, str(directory / "source" / name(path))],
-                           check=True, timeout=900)
+            shutil.copyfile(lesson06_network, directory / "source" / name(path) / "mnist_784_10_10.npz")
     for path in ready:
         lesson = nbformat.read(path, as_version=4)
         if number(path) not in FULL:

@@ -17,6 +17,9 @@ import nbformat
 import pytest
 import yaml  # PyYAML comes with JupyterLab (jupyter-events)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+import exercise_cells  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 
@@ -385,7 +388,7 @@ def test_teachers_guide_plans_each_lesson_by_its_stated_rule():
     for path in NOTEBOOKS:
         nb = nbformat.read(path, as_version=4)
         words = sum(len(c.source.split()) for c in nb.cells if c.cell_type == "markdown")
-        exercises = sum(c.cell_type == "code" and "BEGIN SOLUTION" in c.source for c in nb.cells)
+        exercises = len(exercise_cells.exercises(nb))
         quarters = max(1, round((words / 80 + 10 * exercises) / 15))
         hours, minutes = divmod(15 * quarters, 60)
         want = " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part)

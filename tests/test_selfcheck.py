@@ -369,7 +369,7 @@ MUSEUM = [
     ("confusion_matrix", lambda t, p, k=10: npcore.confusion_matrix(t, p, k).astype(float),
      "confusion_matrix returned float64 — it counts samples"),
     ("per_class_accuracy", lambda cm: np.diag(cm) / cm.sum(axis=0),
-     "per_class_accuracy divides by the column sums, which gives the precision"),
+     "per_class_accuracy divides by the column sums (samples PREDICTED as each class)"),
     ("per_class_accuracy", lambda cm: np.diag(cm) / cm.sum(), "per_class_accuracy divides by the total"),
     ("per_class_accuracy", lambda cm: np.diag(cm)[:, None] / cm.sum(axis=1, keepdims=True),
      "per_class_accuracy has shape (3, 1), expected (3,)"),
