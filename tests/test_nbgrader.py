@@ -357,8 +357,10 @@ def test_nbgrader_grades_the_lesson(course, scores, path):
     if number(path) not in FULL:                  # the full lesson releases with the same points
         assert scores[(f"{lesson}_full", None)][1] == max_code
     if not students(path):
-        pytest.skip(f"{lesson} is released but not autograded here (see the module docstring; "
-                    f"NBGRADER_TEST_ALL=1 grades it)")
+        # 10 and 12: generated and released only, which the lines above and
+        # test_release_holds_no_solution_and_no_hidden_test check (the module docstring says why;
+        # NBGRADER_TEST_ALL=1 autogrades their mistake submission too).
+        return
     if "solved" in students(path):
         # (a) the solved lesson: every autograded point
         assert (lesson, "solved") in scores, f"autograde failed:\n{logs['autograde'][-3000:]}"
