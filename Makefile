@@ -7,10 +7,8 @@ PYTHON ?= $(firstword $(foreach p,python3 python3.13 python3.12 python3.11,$(if 
 VENV   := .venv
 BIN    := $(VENV)/bin
 export KERAS_BACKEND ?= jax
-# A relative MNIST_NPZ means: from here (the lessons run in other folders).
-ifneq ($(MNIST_NPZ),)
-export MNIST_NPZ := $(abspath $(MNIST_NPZ))
-endif
+# A relative MNIST_NPZ means: from here; npcore.load_mnist looks for it from the course's
+# folder too, since the lessons run in notebooks/ or my-notebooks/.
 
 # The learner's own copy of the lessons (git-ignored): made on first use, never overwritten.
 MY       ?= my-notebooks

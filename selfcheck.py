@@ -2543,6 +2543,15 @@ def check_small_cnn(params, val_accuracy):
         raise SelfCheckError(f"validation accuracy {acc:.4f}, expected at least 0.96 after one epoch on "
                              f"all 55,000 images, batch 64, Adam at 0.002: did it train on all of "
                              f"X_tr, with X_val and y_val passed for the accuracy?") from None
+    # The number is the learner's; the network must back it: a trained one reads the first
+    # 2,000 training images (most of them in X_tr) almost all right, an untrained one 1 in 10.
+    (x_train, y_train), _ = npcore.load_mnist()
+    X = (x_train[:2000].astype(np.float32) / 255)[..., None]             # (2000, 28, 28, 1)
+    right = float(np.mean(npconv.cnn_make_predictions(X, params) == y_train[:2000]))
+    if right < 0.95:
+        raise SelfCheckError(f"small_params reads only {right:.1%} of the first 2,000 training images "
+                             f"right, yet small_val_acc says {acc:.4f}: keep in small_params the "
+                             f"network train_cnn returned, the one that reached that accuracy") from None
     print(PASSED["small_cnn"])
 
 

@@ -36,6 +36,7 @@ SLOW = (
     "test_nbgrader.py::test_release_holds_",                              # (the same runs)
     "test_learner_copy.py::test_learner_copy_is_made_once_",              # the tool, twice
     "test_learner_copy.py::test_make_",                                   # make's processes
+    "test_checks_10_12.py::test_small_cnn_must_be_trained_",              # trains a small CNN
 )
 
 COLLECTED = pytest.StashKey[set]()   # paths of every item collected, deselected or not
@@ -112,7 +113,7 @@ def lesson06_network(tmp_path_factory):
                 metadata.get("npcore_version") == npcore.__version__ and \
                 all(metadata.get(k) == v for k, v in LESSON_06_RECIPE.items()):
             return stored
-    except (FileNotFoundError, ValueError):
+    except Exception:                              # missing, damaged, another npcore's: train
         pass
     recipe = LESSON_06_RECIPE
     (x_train, y_train), _ = npcore.load_mnist()

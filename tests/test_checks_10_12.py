@@ -3,6 +3,8 @@
 one line, the typical mistakes get their hint, and an unwritten exercise (a function that
 raises NotImplementedError, as in the student edition) gets "not done yet". The checks of
 lesson 10 that build Keras models are marked keras."""
+import os
+
 import numpy as np
 import pytest
 
@@ -162,10 +164,21 @@ def test_smoothing_floor_passes_the_entropy_and_names_the_usual_slips(capsys):
     fails(selfcheck.check_smoothing_floor, stub, "not done yet")
 
 
+@pytest.mark.skipif(not os.environ.get("MNIST_NPZ"), reason="needs MNIST_NPZ")
+def test_small_cnn_must_be_trained_to_pass(capsys):
+    """An untrained network with a typed-in accuracy fails; a briefly trained one passes."""
+    small = npconv.init_cnn_params(rng=0, channels=(6, 16), n_hidden=64)
+    with pytest.raises(SelfCheckError, match="reads only .* of the first 2,000 training images"):
+        selfcheck.check_small_cnn(small, 0.9778)
+    (x_train, y_train), _ = npcore.load_mnist()
+    X = (x_train[:6000].astype(np.float32) / 255)[..., None]
+    trained, _ = npconv.train_cnn(X, y_train[:6000], small, 3, 64, 0.002, optimizer="adam", rng=1)
+    selfcheck.check_small_cnn(trained, 0.9778)
+    assert capsys.readouterr().out == PASSED["small_cnn"] + "\n"
+
+
 def test_small_cnn_counts_the_budget_and_says_not_done_yet(capsys):
     small = npconv.init_cnn_params(rng=0, channels=(6, 16), n_hidden=64)
-    selfcheck.check_small_cnn(small, 0.9778)
-    assert capsys.readouterr().out == PASSED["small_cnn"] + "\n"
     broken = {**small, "W4": small["W4"] * np.nan}
     for params, acc, hint in ((None, None, "not done yet"), (npconv.init_cnn_params(rng=0), 0.99, "holds 80,202 numbers"),
                               (small, 0.5, "validation accuracy 0.5000"), ({"W1": 1}, 0.99, "with keys K1"),

@@ -90,6 +90,7 @@ def test_make_takes_this_python(tmp_path):
                              f"PYTHON={sys.executable}"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr
+    assert 'test "1" = 1' in result.stdout, result.stdout      # make found it to be >= 3.11
     assert f"{sys.executable} -m venv .venv" in result.stdout
 
 
