@@ -121,3 +121,22 @@ def test_teachers_guide_points_table_is_what_exercise_cells_lists(capsys):
         totals = [t + n for t, n in zip(totals, row)]
     want.append(["all"] + [str(n) for n in totals])
     assert rows == want
+
+
+def test_exercise_cells_tool_says_what_is_wrong_in_one_line(tmp_path, capsys):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("## Exercise 1 (build) — x"),
+                nbformat.v4.new_code_cell("x = 1")]
+    nb.cells[0].metadata["nbgrader"] = {"grade_id": "bild-x"}            # not a kind
+    nb.cells[1].metadata["nbgrader"] = {"grade_id": "build-x-check", "points": 0}
+    path = tmp_path / "lesson.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+    assert exercise_cells.main(["--check", str(path)]) == 1
+    assert exercise_cells.main(["--list", str(path)]) == 0               # no traceback
+    assert exercise_cells.main([str(path)]) == 2                         # refused, not written
+    assert path.read_bytes() == before
+    err = capsys.readouterr().err
+    assert "'bild-x' is not <kind>-<slug>" in err and "points must be a whole number" in err
+    assert exercise_cells.main(["--check", str(tmp_path / "missing.ipynb")]) == 2
+    assert "cannot read it as a notebook" in capsys.readouterr().err

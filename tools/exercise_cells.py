@@ -28,10 +28,16 @@ heading without its task id (or the other way round), a kind in the heading that
 from the id's, a cell of an exercise before its task cell or after the next exercise, ids
 used twice, an exercise without a graded cell, solution markers outside answer cells, and
 metadata that differs from what this tool writes.
+
+Exit status: 0 fine, 1 problems found (one line each on stderr), 2 a file that cannot be
+read as a notebook or metadata that cannot be written (one line; nothing written). A lesson
+is written through a temporary file, never half-way.
 """
 import argparse
+import os
 import re
 import sys
+import tempfile
 
 import nbformat
 
@@ -54,6 +60,8 @@ def parse(grade_id):
 def metadata_for(cell, grade_id, points=None):
     """The full nbgrader metadata of a cell with this grade id (ValueError if it cannot be)."""
     _, _, role = parse(grade_id)
+    if points is not None and (isinstance(points, bool) or not isinstance(points, int) or points < 1):
+        raise ValueError(f"{grade_id}: points must be a whole number >= 1, not {points!r}")
     base = {"grade_id": grade_id, "schema_version": 3, "task": False}
     if role in ("task", "given", "reveal"):
         if role == "task" and cell.cell_type != "markdown":
@@ -77,9 +85,10 @@ def exercises(nb):
     found = []
     for i, cell in enumerate(nb.cells):
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id is None:
+        try:
+            exercise, kind, role = parse(grade_id)
+        except ValueError:                                # no id, or a bad one (problems() names it)
             continue
-        exercise, kind, role = parse(grade_id)
         if role == "task":
             heading = HEADING.search(cell.source)
             found.append((exercise, kind, int(heading["number"]) if heading else None, []))
@@ -152,6 +161,19 @@ def fill(nb):
     return nb
 
 
+def write_atomic(nb, path):
+    """Write nb to path through a temporary file in the same folder: never half a lesson."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".exercise_cells-", suffix=".ipynb")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            nbformat.write(nb, out)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
@@ -161,7 +183,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     status = 0
     for path in args.notebooks:
-        nb = nbformat.read(path, as_version=4)
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as error:                       # missing, a folder, not a notebook
+            print(f"{path}: cannot read it as a notebook: {error}".splitlines()[0], file=sys.stderr)
+            return 2
         if args.list:
             for exercise, kind, number, cells in exercises(nb):
                 points = sum(p or 1 for _, role, p in cells if role in ("check", "explain"))
@@ -173,7 +199,7 @@ def main(argv=None):
             except ValueError as error:
                 print(f"{path}: {error}", file=sys.stderr)
                 return 2
-            nbformat.write(nb, path)
+            write_atomic(nb, path)
         for line in problems(nb):
             print(f"{path}: {line}", file=sys.stderr)
             status = 1
