@@ -31,7 +31,7 @@ import numpy as np
 
 import npcore
 
-__all__ = ["SelfCheckError", "PASSED", "NONFINITE_HINTS", "check_one_hot",
+__all__ = ["SelfCheckError", "PASSED", "NONFINITE_HINTS", "WHY", "check_one_hot",
            "check_relu", "check_relu_derivative", "check_softmax", "check_cross_entropy",
            "check_forward_propagation", "check_backward_propagation",
            "check_update_params", "check_get_accuracy", "check_gradient_descent",
@@ -687,13 +687,14 @@ def check_per_class_accuracy(fn):
 
 
 # --------------------------------------------------------------------------- predictions
-def check_prediction(name, guess, actual, why, rtol=0.1, atol=0.0):
+def check_prediction(name, guess, actual, why=None, rtol=0.1, atol=0.0):
     """A predict exercise: the learner's `guess` (a number, a tuple of numbers or a shape)
     against the `actual` value the reveal cell measured.
 
     Passes (one line, naming both) when every number of guess is within rtol (relative) or
     atol (absolute) of actual's; otherwise raises SelfCheckError with `why`, the one
-    sentence that explains the actual value. A guess left as None or Ellipsis (`...`)
+    sentence that explains the actual value: WHY[name] unless given. (The sentences live in
+    WHY, not in the lessons' check cells, so that reading ahead does not show the answer.) A guess left as None or Ellipsis (`...`)
     means "not done yet".
     """
     __tracebackhide__ = True
@@ -711,8 +712,12 @@ def check_prediction(name, guess, actual, why, rtol=0.1, atol=0.0):
                              f"the answer has {a.size}: {_show(actual)}") from None
     if not np.all(np.isfinite(g)) or not np.allclose(g, a, rtol=rtol, atol=atol):
         raise SelfCheckError(f"you predicted {_show(guess)} for {name}; it is {_show(actual)} — "
-                             f"{why}") from None
+                             f"{_why(name, why)}") from None
     print(f"✔ {name}: you predicted {_show(guess)}, it is {_show(actual)}")
+
+
+def _why(name, why):
+    return why or WHY.get(name, "the cell that measured it says why")
 
 
 def _show(value):
@@ -724,6 +729,80 @@ def _show(value):
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return str(int(value))
     return f"{float(value):.4g}"
+
+
+# Why each prediction's answer is what it is (check_prediction's `why`), by the name the
+# lesson's check cell gives it.
+WHY = {
+    'the megabytes of x_train (uint8) and X_train (float32)':
+        'each of the 60,000 × 784 = 47,040,000 pixels takes 1 byte as uint8 and 4 bytes (32 '
+        'bits) as float32: 47 MB and 188 MB',
+    'the share of zero pixels and the mean pixel value':
+        '81% of the pixels are background, exactly 0, and the other 19% average 0.68 (most ink '
+        'is near full: 253 is the most common value above 0), so the mean is 0.19 × 0.68 = 0.13',
+    'Y_train.sum() and its megabytes':
+        'each of the 60,000 rows holds a single 1, so the entries sum to m = 60,000, and 60,000'
+        ' × 10 entries of 4 bytes are 2.4 MB',
+    'the centred difference of relu at 0':
+        '(relu(eps) - relu(-eps)) / (2 eps) = (eps - 0) / (2 eps) = 1/2 for every eps: the '
+        'average of the slopes 0 and 1 on either side',
+    'the relative error at the kink':
+        '|0.5 - 0| / (|0.5| + |0|) = 1, the largest relative error there is: one side is 0 and '
+        'the other is not',
+    'the softmax of the logits (1000, 0)':
+        'only the difference 1000 - 0 counts: a_1 = e^0 / (e^1000 + e^0) = e^-1000 / (1 + '
+        'e^-1000), about 5e-435, far below the smallest float64 (5e-324), so it rounds to 0 and'
+        ' a_0 to 1',
+    "the number of nan in softmax_naive's output":
+        'e^1000 overflows to inf, so a_0 = inf / (inf + 1) = inf / inf = nan, while a_1 = 1 / '
+        'inf is an ordinary 0',
+    'the loss of a uniform guess over 10 classes':
+        'every sample pays -log(1/10) = ln 10 for its true class, whatever the label, and the '
+        'mean of 1,000 equal numbers is that number',
+    'the loss of the untrained network':
+        'its logits are small (std 0.25), so softmax gives every class about 1/10, and each '
+        'image costs about -log(1/10) = ln 10 = 2.30; section 7 explains the rest',
+    'the largest relative errors (float64, float32)':
+        'float64 rounds the loss (about 2.4) by about 5e-16, a shift of about 5e-11 in a '
+        'difference over 2e-5, tiny next to gradient entries of 1e-2: about 1e-8 is left; '
+        'float32 rounds it by about 2e-7, a shift of about 1e-2, as large as the entries: some '
+        'differences come out 0 and the relative error reaches 1',
+    'the accuracy of the untrained network':
+        'random weights pick a class that has nothing to do with the label, so the network is '
+        'right about as often as a blind guess among ten digits, 1 time in 10, however unevenly'
+        ' it spreads its answers',
+    'the hidden units alive after 100 steps at alpha = 2':
+        'the first steps help, but the loss soon bends more sharply and the steps overshoot; an'
+        " overshoot can push a unit's Z1 below 0 on every image, and then relu'(Z1) = 0 there, "
+        'its weights get no gradient and it never comes back: one after another, all ten die',
+    'the most confused pair of digits':
+        'a 4 and a 9 differ mainly in whether the loop at the top is closed, a handful of '
+        'pixels, and the network confuses them in both directions; 3 and 5 come next (the pair '
+        'is written smaller digit first)',
+    'the updates per epoch with batches of 64':
+        '55,000 / 64 = 859.4: 859 full batches and one more for the rest, one update each',
+    'the size of the last batch':
+        '859 full batches hold 859 x 64 = 54,976 images; the last batch holds the 24 left over',
+    'the loss the broken network levels off at':
+        'with the labels shuffled apart from the images nothing in an image tells its label, so'
+        " the best any network can do is to predict the batch's digit frequencies q for every "
+        'image, which costs the entropy of the labels, -sum q log q (the dotted line), close to'
+        ' log 10 = 2.30 for ten nearly equal frequencies',
+    'the validation loss of the untrained network':
+        'untrained, the ten probabilities of an image are all near 1/10, so the loss is near '
+        '-ln(1/10) = ln 10 = 2.30; the He-initialised logits spread a little (standard '
+        'deviation 0.48), which adds 0.10',
+    "the shape of the second layer's Z":
+        'a 5x5 window fits at 12 - 5 + 1 = 8 positions along each axis, and each of the 32 '
+        'filters gives one output channel',
+    "the second layer's number of parameters":
+        'each of the 32 filters spans all 16 input channels: 5*5*16 = 400 weights per filter, '
+        '12,800 in all, plus 32 biases',
+    'the side of the square one unit of A2 sees':
+        'in pixels of the image: a 5 x 5 convolution sees 5; pooling two neighbours 1 pixel '
+        'apart adds 1 (6); the second convolution spans 5 units of A1, which lie 2 pixels '
+        'apart, adding 4 * 2 (14); pooling two neighbours of Z2, 2 pixels apart, adds 2 (16)',
+}
 
 
 # Each lesson's own checks (issue 12's exercises) go in its section below; a section adds
@@ -1364,7 +1443,7 @@ def check_backward_propagation_any(fn):
     _passed("backward_propagation_any")
 
 
-def check_prediction_decades(name, guess, actual, why, decades=1.5):
+def check_prediction_decades(name, guess, actual, why=None, decades=1.5):
     """A predict exercise whose answer is an order of magnitude (a relative error, a step):
     passes when every number of guess is within `decades` powers of 10 of actual's."""
     __tracebackhide__ = True
@@ -1385,7 +1464,8 @@ def check_prediction_decades(name, guess, actual, why, decades=1.5):
                              f"1e-8 (not the exponent -8): {guess!r}") from None
     show = lambda v: "(" + ", ".join(f"{x:.0e}" for x in np.ravel(v)) + ")"  # noqa: E731
     if not np.all(np.abs(np.log10(g) - np.log10(a)) <= decades):
-        raise SelfCheckError(f"you predicted {show(g)} for {name}; it is {show(a)} — {why}") from None
+        raise SelfCheckError(f"you predicted {show(g)} for {name}; it is {show(a)} — "
+                             f"{_why(name, why)}") from None
     print(f"✔ {name}: you predicted {show(g)}, it is {show(a)} (within {decades:g} powers of 10)")
 
 

@@ -140,3 +140,27 @@ def test_exercise_cells_tool_says_what_is_wrong_in_one_line(tmp_path, capsys):
     assert "'bild-x' is not <kind>-<slug>" in err and "points must be a whole number" in err
     assert exercise_cells.main(["--check", str(tmp_path / "missing.ipynb")]) == 2
     assert "cannot read it as a notebook" in capsys.readouterr().err
+
+
+@lessons
+def test_predictions_explain_themselves_from_selfcheck(path):
+    """A predict exercise's check cell does not carry its explanation (read ahead, it would
+    give the answer away): the sentence is selfcheck.WHY[name], and a wrong guess shows it."""
+    import ast
+
+    import selfcheck
+
+    for cell in read(path).cells:
+        if not grade_id(cell) or not grade_id(cell).startswith("predict-") or role(cell) != "check":
+            continue
+        calls = [n for n in ast.walk(ast.parse(cell.source)) if isinstance(n, ast.Call)
+                 and getattr(n.func, "attr", "") in ("check_prediction", "check_prediction_decades")]
+        assert calls, grade_id(cell)
+        for call in calls:
+            why = [kw.value for kw in call.keywords if kw.arg == "why"]
+            assert not any(isinstance(w, ast.Constant) for w in why), \
+                f"{grade_id(cell)}: move the explanation into selfcheck.WHY"
+            name = call.args[0].value
+            assert why or name in selfcheck.WHY, f"{grade_id(cell)}: no selfcheck.WHY[{name!r}]"
+    with pytest.raises(selfcheck.SelfCheckError, match="the last batch holds the 24 left over"):
+        selfcheck.check_prediction("the size of the last batch", 3, 24, rtol=0)
