@@ -272,7 +272,7 @@ def course(request, tmp_path_factory):
     lesson06_network = request.getfixturevalue("lesson06_network")
     directory = tmp_path_factory.mktemp("course")
     selected = {item.callspec.params["path"] for item in request.session.items
-                if item.module is sys.modules[__name__] and hasattr(item, "callspec")
+                if getattr(item, "module", None) is sys.modules[__name__] and hasattr(item, "callspec")
                 and "path" in item.callspec.params}
     ready = [p for p in LESSONS if p in selected and has_exercises(nbformat.read(p, as_version=4))]
     if not ready:
