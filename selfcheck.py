@@ -698,18 +698,8 @@ def check_prediction(name, guess, actual, why=None, rtol=0.1, atol=0.0):
     means "not done yet".
     """
     __tracebackhide__ = True
-    if guess is None or guess is Ellipsis:
-        raise SelfCheckError(f"not done yet: write your prediction for {name} in place of `...` "
-                             f"before you run the reveal cell") from None
-    try:
-        g = np.asarray(guess, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SelfCheckError(f"your prediction for {name} should be a number (or a tuple of "
-                             f"numbers), not {type(guess).__name__} {guess!r}") from None
-    a = np.asarray(actual, dtype=np.float64)
-    if g.shape != a.shape:
-        raise SelfCheckError(f"your prediction for {name} has {g.size} number(s) {guess!r}, "
-                             f"the answer has {a.size}: {_show(actual)}") from None
+    g, a = _prediction_arrays(name, guess, actual, "a number (or a tuple of numbers)",
+                              show_answer=True)
     if not np.all(np.isfinite(g)) or not np.allclose(g, a, rtol=rtol, atol=atol):
         raise SelfCheckError(f"you predicted {_show(guess)} for {name}; it is {_show(actual)} — "
                              f"{_why(name, why)}") from None
@@ -718,6 +708,31 @@ def check_prediction(name, guess, actual, why=None, rtol=0.1, atol=0.0):
 
 def _why(name, why):
     return why or WHY.get(name, "the cell that measured it says why")
+
+
+def _prediction_arrays(name, guess, actual, numbers, show_answer):
+    """A predict exercise's guess and answer as float64 arrays of one shape, for
+    check_prediction and check_prediction_decades.
+
+    Raises SelfCheckError when the guess is not written yet (None or Ellipsis), is not
+    numbers (the message says it should be `numbers`), or has another count of numbers than
+    the answer (the message ends with the answer, as _show writes it, if `show_answer`).
+    """
+    __tracebackhide__ = True
+    if guess is None or guess is Ellipsis:
+        raise SelfCheckError(f"not done yet: write your prediction for {name} in place of `...` "
+                             f"before you run the reveal cell") from None
+    try:
+        g = np.asarray(guess, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SelfCheckError(f"your prediction for {name} should be {numbers}, not "
+                             f"{type(guess).__name__} {guess!r}") from None
+    a = np.asarray(actual, dtype=np.float64)
+    if g.shape != a.shape:
+        answer = f": {_show(actual)}" if show_answer else ""
+        raise SelfCheckError(f"your prediction for {name} has {g.size} number(s) {guess!r}, "
+                             f"the answer has {a.size}{answer}") from None
+    return g, a
 
 
 def _show(value):
@@ -1447,18 +1462,7 @@ def check_prediction_decades(name, guess, actual, why=None, decades=1.5):
     """A predict exercise whose answer is an order of magnitude (a relative error, a step):
     passes when every number of guess is within `decades` powers of 10 of actual's."""
     __tracebackhide__ = True
-    if guess is None or guess is Ellipsis:
-        raise SelfCheckError(f"not done yet: write your prediction for {name} in place of `...` "
-                             f"before you run the reveal cell") from None
-    try:
-        g = np.asarray(guess, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise SelfCheckError(f"your prediction for {name} should be numbers, not "
-                             f"{type(guess).__name__} {guess!r}") from None
-    a = np.asarray(actual, dtype=np.float64)
-    if g.shape != a.shape:
-        raise SelfCheckError(f"your prediction for {name} has {g.size} number(s) {guess!r}, "
-                             f"the answer has {a.size}") from None
+    g, a = _prediction_arrays(name, guess, actual, "numbers", show_answer=False)
     if not np.all(np.isfinite(g) & (g > 0)):
         raise SelfCheckError(f"your prediction for {name} should be positive numbers such as "
                              f"1e-8 (not the exponent -8): {guess!r}") from None
