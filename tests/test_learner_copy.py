@@ -10,7 +10,6 @@ that making the copy again keeps the learner's work.
 Also here: a relative MNIST_NPZ works from any folder, and the Makefile refuses a Python
 older than 3.11 with a message that says what to do.
 """
-import contextlib
 import json
 import os
 import secrets
@@ -19,7 +18,6 @@ import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -122,26 +120,19 @@ def test_learner_copy_is_git_ignored():
 
 @pytest.mark.browser
 def test_make_lab_then_a_real_jupyterlab_save_leaves_git_status_clean(tmp_path):
-    from test_browser_jupyterlab import ARTIFACTS, CHROMIUM, free_port, require_browser_tools, \
-        write_settings
+    from browser_util import ARTIFACTS, free_port, jupyter_env, lab_arguments, \
+        require_browser_tools
 
     require_browser_tools()
     if shutil.which("make") is None:
         pytest.fail("make is not installed")
     before = git_status()
     mine = ROOT / "my-notebooks" / f".test-{secrets.token_hex(4)}"   # inside the ignored folder
-    settings, home = tmp_path / "settings", tmp_path / "home"
-    write_settings(settings)
     port, token = free_port(), secrets.token_hex(16)
     base = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "MPLBACKEND"))}
-    env.update(JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-               JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"))
-    lab_args = (f"--no-browser --ip=127.0.0.1 --port={port} --ServerApp.port_retries=0 "
-                f"--IdentityProvider.token={token} --LabApp.news_url=None "
-                f"--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+    env = jupyter_env(tmp_path, python_path=())      # make lab sets its own paths
+    # make lab adds --allow-root itself where needed; the rest as every browser test has it.
+    lab_args = " ".join(a for a in lab_arguments(port, token) if "allow_root" not in a)
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "make-lab.log", "w")
     server = subprocess.Popen(["make", "-C", str(ROOT), "lab", f"MY={mine.relative_to(ROOT)}",
@@ -156,7 +147,7 @@ def test_make_lab_then_a_real_jupyterlab_save_leaves_git_status_clean(tmp_path):
             api(base, token, f"/api/contents/notebooks/{LESSON.name}")
         assert missing.value.code == 404
         saved_before = copy.stat().st_mtime_ns
-        edit_run_and_save(base, token, LESSON.name, CHROMIUM)
+        edit_run_and_save(base, token, LESSON.name)
         deadline = time.monotonic() + 30
         while copy.stat().st_mtime_ns == saved_before and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -175,74 +166,46 @@ def test_make_lab_then_a_real_jupyterlab_save_leaves_git_status_clean(tmp_path):
 
 
 def api(base, token, path):
-    request = urllib.request.Request(base + path, headers={"Authorization": f"token {token}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read()
+    """The body of GET ``base + path`` (browser_util.api)."""
+    from browser_util import api as get
+
+    return get(base, token, path)
 
 
 def wait_for_server(server, base, token, seconds=240):
     """Until JupyterLab answers (make may first install; in CI .venv is already there)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            api(base, token, "/api/status")
-            return
-        except OSError:
-            pass
-        if server.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("`make lab` did not start JupyterLab; see test-artifacts/make-lab.log")
-        time.sleep(0.5)
+    from browser_util import wait_for_server as wait
+
+    wait(server, f"{base}/api/status?token={token}", seconds, "make-lab.log")
 
 
-def edit_run_and_save(base, token, name, chromium):
+def edit_run_and_save(base, token, name):
     """Open the lesson, run its first code cell, add a cell of our own, save with Ctrl+S."""
     import re
 
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                    args=["--disable-gpu", "--disable-quic"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 860})
-            page.on("dialog", lambda dialog: dialog.dismiss())
-            page.goto(f"{base}/lab/tree/{name}?token={token}", wait_until="domcontentloaded")
-            page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=120_000)
-            expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle"))
-                   ).to_have_count(1, timeout=120_000)
-            code = page.locator(".jp-NotebookPanel .jp-CodeCell")
-            code.first.click()
-            page.keyboard.press("Shift+Enter")                   # run the imports cell
-            expect(code.first.locator(".jp-InputArea-prompt")).to_have_text(
-                re.compile(r"\[1\]"), timeout=120_000)
-            page.keyboard.press("Escape")
-            page.keyboard.press("b")                              # a new cell below
-            page.keyboard.press("Enter")
-            page.keyboard.type("print('my own work')")
-            page.keyboard.press("Shift+Enter")
-            expect(page.get_by_text("my own work", exact=True)).to_have_count(1, timeout=60_000)
-            page.keyboard.press("Control+s")
-            expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
-        finally:
-            browser.close()
+    from browser_util import Server, chromium_page, open_notebook
+
+    with chromium_page() as page:
+        open_notebook(page, Server(base, token, ROOT), name)
+        code = page.locator(".jp-NotebookPanel .jp-CodeCell")
+        code.first.click()
+        page.keyboard.press("Shift+Enter")                   # run the imports cell
+        expect(code.first.locator(".jp-InputArea-prompt")).to_have_text(
+            re.compile(r"\[1\]"), timeout=120_000)
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")                              # a new cell below
+        page.keyboard.press("Enter")
+        page.keyboard.type("print('my own work')")
+        page.keyboard.press("Shift+Enter")
+        expect(page.get_by_text("my own work", exact=True)).to_have_count(1, timeout=60_000)
+        page.keyboard.press("Control+s")
+        expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=30_000)
 
 
 def stop_make_lab(server, base, token):
     """Shut JupyterLab down through its API, then make's whole process group by signal."""
-    import signal
+    from browser_util import stop_server
 
-    with contextlib.suppress(OSError):
-        urllib.request.urlopen(urllib.request.Request(
-            f"{base}/api/shutdown", method="POST",
-            headers={"Authorization": f"token {token}"}), timeout=5).close()
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, sig)
-            try:
-                server.wait(timeout=10)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+    stop_server(server, base, token)
