@@ -13,6 +13,7 @@ export KERAS_BACKEND ?= jax
 # The learner's own copy of the lessons (git-ignored): made on first use, never overwritten.
 MY       ?= my-notebooks
 LAB_ARGS ?=
+TEST_WORKERS ?= 2
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab solutions test check notebooks student clean-notebooks benchmark
@@ -35,7 +36,9 @@ test: $(VENV)/installed
 	$(BIN)/python -c "import matplotlib.pyplot"
 	@# Running everything must leave the checkout as it was (git status before = after).
 	@git status --porcelain --untracked-files=all > $(VENV)/git-status-before 2>/dev/null || true
-	$(BIN)/python -m pytest --durations=25
+	@# Two workers (pytest-xdist), one BLAS thread each: two lessons at a time keep both cores
+	@# busy, where one lesson's small matrix products and kernel start-ups left one idle.
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=25
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
 	    git status --porcelain --untracked-files=all > $(VENV)/git-status-after; \
 	    diff $(VENV)/git-status-before $(VENV)/git-status-after \

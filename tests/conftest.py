@@ -71,6 +71,37 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slow)
 
 
+# `make test` runs two pytest-xdist workers. Each unit of work below runs whole, in order,
+# on one worker: a lesson (its cells share one kernel) together with the lesson that reads
+# a file it writes, or one test file (its module fixtures are built once). xdist hands
+# out the units with the most items first.
+READS_FROM = {"07": "06", "10": "09"}     # lesson 07 reads lesson 06's network, 10 lesson 09's
+
+
+def work_unit(nodeid):
+    """'notebooks/07_x.ipynb::Cell 3' -> 'lessons 06+07'; 'tests/test_x.py::test_y' -> the file."""
+    path = nodeid.split("::", 1)[0]
+    name = os.path.basename(path)
+    if name.endswith(".ipynb") and name[:2].isdigit():
+        first = READS_FROM.get(name[:2], name[:2])
+        readers = [n for n, f in READS_FROM.items() if f == first]
+        return "lessons " + "+".join([first, *readers])
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's loadfile, but with the lessons paired as work_unit says (its own
+    --dist loadgroup cannot mark nbval's cells with pytest 9)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LessonScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return work_unit(nodeid)
+
+    return LessonScheduling(config, log)
+
+
 def pytest_collection_finish(session):
     """Fail the run if a lesson was meant to run but nbval collected no cell of it.
 
