@@ -8,7 +8,9 @@ import pytest
 
 import npcore
 import selfcheck
-from selfcheck import PASSED, SelfCheckError
+from check_helpers import (assert_registered, fails, mistake_test, not_done_yet_test,
+                           passing_test)
+from selfcheck import SelfCheckError
 
 
 def class_counts(y, num_classes=10):
@@ -95,39 +97,16 @@ WRONG = [
 ]
 
 
-def check(name):
-    return getattr(selfcheck, f"check_{name}")
-
-
-@pytest.mark.parametrize("name, fn", RIGHT)
-def test_right_answers_pass_with_their_line(name, fn, capsys):
-    check(name)(fn)
-    assert capsys.readouterr().out == PASSED[name] + "\n"
-
-
-@pytest.mark.parametrize("name, fn, hint", WRONG)
-def test_typical_mistakes_get_their_hint(name, fn, hint, capsys):
-    with pytest.raises(SelfCheckError, match=re.escape(hint)):
-        check(name)(fn)
-    assert capsys.readouterr().out == ""
+test_right_answers_pass_with_their_line = passing_test(RIGHT)
+test_typical_mistakes_get_their_hint = mistake_test(WRONG)
+test_unwritten_exercise_says_not_done_yet = not_done_yet_test({name for name, _ in RIGHT})
 
 
 def test_the_transposed_one_hot_fails_on_a_batch_of_32_with_the_rows_hint():
     def transposed_unless_square(y, num_classes=10):
         Y = one_hot_fixed(y, num_classes)
         return Y if len(y) == num_classes else Y.T
-    with pytest.raises(SelfCheckError, match=r"returned shape \(10, 32\) for 32 labels — rows are samples"):
-        selfcheck.check_one_hot_fixed(transposed_unless_square)
-
-
-@pytest.mark.parametrize("name", sorted({name for name, _ in RIGHT}))
-def test_unwritten_exercise_says_not_done_yet(name, capsys):
-    def my_function(*args, **kwargs):
-        # YOUR CODE HERE
-        raise NotImplementedError()
-    with pytest.raises(SelfCheckError, match="^not done yet: write the body of my_function"):
-        check(name)(my_function)
-    assert capsys.readouterr().out == ""
+    fails("one_hot_fixed", transposed_unless_square, "returned shape (10, 32) for 32 labels — rows are samples")
 
 
 @pytest.mark.parametrize("name", sorted({name for name, _ in RIGHT}))
@@ -138,14 +117,12 @@ def test_nonfinite_results_are_named(name):
         result = np.array(right(*args, **kwargs), dtype=np.float64)
         result.flat[0] = np.nan
         return result
-    with pytest.raises(SelfCheckError, match=re.escape(selfcheck.NONFINITE_HINTS[name])):
-        check(name)(poisoned)
+    fails(name, poisoned, selfcheck.NONFINITE_HINTS[name])
 
 
 def test_the_checks_are_exported_and_their_lines_name_them():
     for name in {name for name, _ in RIGHT}:
-        assert f"check_{name}" in selfcheck.__all__
-        assert PASSED[name].startswith(f"✔ {name}: ") and "\n" not in PASSED[name]
+        assert_registered(name)
 
 
 @pytest.mark.parametrize("guess, hint", [

@@ -4,14 +4,14 @@ answer with its one line, fails the typical mistakes with the hint they deserve,
 share with the older exercises (check_relu, check_relu_derivative, check_softmax,
 check_cross_entropy) are tested in test_selfcheck.py; here only the mistakes of the new
 exercises that they must name."""
-import re
-
 import numpy as np
 import pytest
 
 import npcore
 import selfcheck
-from selfcheck import PASSED, SelfCheckError
+from check_helpers import (assert_prediction, fails, mistake_test, not_done_yet_test,
+                           passing_test, registered_test)
+from selfcheck import SelfCheckError
 
 
 def _collapse(W1, b1, W2, b2):
@@ -77,48 +77,17 @@ MISTAKES = [
 ]
 
 
-def check(name):
-    return getattr(selfcheck, f"check_{name}")
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_correct_answer_passes_with_its_line(name, capsys):
-    check(name)(REFERENCE[name])
-    assert capsys.readouterr().out == PASSED[name] + "\n"
-
-
-@pytest.mark.parametrize("name, right", [
+test_correct_answer_passes_with_its_line = passing_test(REFERENCE)
+test_other_correct_answers_pass = passing_test([
     ("relu_derivative_gradient", lambda Z: Z > 0),                       # booleans are fine
     ("relu_derivative_gradient", lambda Z: (Z >= 0).astype(Z.dtype)),    # no point on the kink
     ("relu_derivative_gradient", lambda Z: np.where(Z > 0, 1.0, 0.0)),
     ("squared_error_dZ2", _squared_error_dZ2_loop),
     ("collapse", lambda W1, b1, W2, b2: [np.dot(W1, W2), np.dot(b1, W2) + b2]),
 ])
-def test_other_correct_answers_pass(name, right, capsys):
-    check(name)(right)
-    assert capsys.readouterr().out == PASSED[name] + "\n"
-
-
-@pytest.mark.parametrize("name, wrong, hint", MISTAKES,
-                         ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(MISTAKES)])
-def test_mistake_gets_its_hint(name, wrong, hint, capsys):
-    with pytest.raises(SelfCheckError, match=re.escape(hint)):
-        check(name)(wrong)
-    assert capsys.readouterr().out == ""
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_unwritten_exercise_says_not_done_yet(name):
-    def my_function(*args, **kwargs):
-        # YOUR CODE HERE
-        raise NotImplementedError()
-    with pytest.raises(SelfCheckError, match="^not done yet: write the body of my_function"):
-        check(name)(my_function)
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_registered_with_a_nonfinite_hint(name):
-    assert f"check_{name}" in selfcheck.__all__ and name in selfcheck.NONFINITE_HINTS
+test_mistake_gets_its_hint = mistake_test(MISTAKES)
+test_unwritten_exercise_says_not_done_yet = not_done_yet_test(REFERENCE)
+test_registered_with_a_nonfinite_hint = registered_test(REFERENCE)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCE))
@@ -128,16 +97,14 @@ def test_nonfinite_result_gets_the_hint(name):
         if name == "collapse":
             return np.full_like(result[0], np.nan), result[1]
         return np.full(np.shape(result), np.nan)
-    with pytest.raises(SelfCheckError, match=re.escape(selfcheck.NONFINITE_HINTS[name])):
-        check(name)(poisoned)
+    fails(name, poisoned, selfcheck.NONFINITE_HINTS[name])
 
 
 def test_changing_the_argument_in_place_is_named():
     def in_place(Z):
         Z[:] = Z > 0
         return Z
-    with pytest.raises(SelfCheckError, match="changed its argument Z in place"):
-        selfcheck.check_relu_derivative_gradient(in_place)
+    fails("relu_derivative_gradient", in_place, "changed its argument Z in place")
 
 
 def test_the_gradient_check_points_stay_away_from_the_kink_and_cover_0_to_1():
@@ -166,35 +133,22 @@ def test_squared_error_cases_agree_with_the_closed_form():
      "cross_entropy is 3× too small with 3 classes — divide by m only, not m·k"),
 ])
 def test_older_checks_name_the_new_exercises_mistakes(name, wrong, hint):
-    with pytest.raises(SelfCheckError, match=re.escape(hint)):
-        check(name)(wrong)
+    fails(name, wrong, hint)
 
 
 @pytest.mark.parametrize("guess, ok", [((1, 0), True), ((1.0, 1e-300), True), ((0.5, 0.5), False),
                                        ((0, 1), False)])
 def test_softmax_1000_prediction(guess, ok, capsys):
     """Lesson 03, Exercise 1: atol 1e-3 around the float64 answer (1.0, 0.0)."""
-    call = lambda: selfcheck.check_prediction("the softmax of the logits (1000, 0)", guess,  # noqa: E731
-                                              (1.0, 0.0), atol=1e-3, why="only the difference counts")
-    if ok:
-        call()
-        assert capsys.readouterr().out.startswith("✔ the softmax of the logits (1000, 0)")
-    else:
-        with pytest.raises(SelfCheckError, match="only the difference counts"):
-            call()
+    assert_prediction(ok, capsys, "the softmax of the logits (1000, 0)", guess, (1.0, 0.0),
+                      "only the difference counts", atol=1e-3)
 
 
 @pytest.mark.parametrize("guess, ok", [(2.30, True), (2.303, True), (np.log(10), True), (2.0, False),
                                        (1.0, False), (0.1, False)])
-def test_uniform_loss_prediction_asks_for_two_decimals(guess, ok):
+def test_uniform_loss_prediction_asks_for_two_decimals(guess, ok, capsys):
     """Lesson 03, Exercise 3: rtol 0.01 around ln 10 = 2.3026."""
-    call = lambda: selfcheck.check_prediction("the loss of a uniform guess", guess, np.log(10),  # noqa: E731
-                                              rtol=0.01, why="ln 10")
-    if ok:
-        call()
-    else:
-        with pytest.raises(SelfCheckError, match="ln 10"):
-            call()
+    assert_prediction(ok, capsys, "the loss of a uniform guess", guess, np.log(10), "ln 10", rtol=0.01)
 
 
 def test_unwritten_prediction_says_not_done_yet():

@@ -10,7 +10,9 @@ import pytest
 
 import npcore
 import selfcheck
-from selfcheck import PASSED, SelfCheckError
+from check_helpers import (fails, mistake_test, not_done_yet_test, passing_test,
+                           registered_test)
+from selfcheck import SelfCheckError
 
 
 def _he(sizes, rng, fan="in", gain=2.0, variance=False, seed=None):
@@ -122,17 +124,8 @@ MISTAKES = [
 ]
 
 
-def check(name):
-    return getattr(selfcheck, f"check_{name}")
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_correct_answer_passes_with_its_line(name, capsys):
-    check(name)(REFERENCE[name])
-    assert capsys.readouterr().out == PASSED[name] + "\n"
-
-
-@pytest.mark.parametrize("name, right", [
+test_correct_answer_passes_with_its_line = passing_test(REFERENCE)
+test_other_correct_answers_pass = passing_test([
     ("he_init_params", lambda sizes, rng: npcore.init_params(sizes[0], sizes[1:-1], sizes[-1], rng,
                                                              init="he")),
     ("forward_propagation_any", _forward),
@@ -140,31 +133,9 @@ def test_correct_answer_passes_with_its_line(name, capsys):
     ("bias_gradient", lambda dZ: np.einsum("ij->j", dZ)),
     ("backward_propagation_any", _backward),
 ])
-def test_other_correct_answers_pass(name, right, capsys):
-    check(name)(right)
-    assert capsys.readouterr().out == PASSED[name] + "\n"
-
-
-@pytest.mark.parametrize("name, wrong, hint", MISTAKES,
-                         ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(MISTAKES)])
-def test_mistake_gets_its_hint(name, wrong, hint, capsys):
-    with pytest.raises(SelfCheckError, match=re.escape(hint)):
-        check(name)(wrong)
-    assert capsys.readouterr().out == ""
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_unwritten_exercise_says_not_done_yet(name):
-    def my_function(*args, **kwargs):
-        # YOUR CODE HERE
-        raise NotImplementedError()
-    with pytest.raises(SelfCheckError, match="^not done yet: write the body of my_function"):
-        check(name)(my_function)
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_registered_with_a_nonfinite_hint(name):
-    assert f"check_{name}" in selfcheck.__all__ and name in selfcheck.NONFINITE_HINTS
+test_mistake_gets_its_hint = mistake_test(MISTAKES)
+test_unwritten_exercise_says_not_done_yet = not_done_yet_test(REFERENCE)
+test_registered_with_a_nonfinite_hint = registered_test(REFERENCE)
 
 
 @pytest.mark.parametrize("name", ["backward_variance", "bias_gradient", "forward_propagation_any",
@@ -175,16 +146,14 @@ def test_nonfinite_result_gets_the_hint(name):
         if isinstance(result, dict):
             return {k: np.full_like(v, np.nan) for k, v in result.items()}
         return np.full(np.shape(result), np.nan)
-    with pytest.raises(SelfCheckError, match=re.escape(selfcheck.NONFINITE_HINTS[name])):
-        check(name)(poisoned)
+    fails(name, poisoned, selfcheck.NONFINITE_HINTS[name])
 
 
 def test_changing_the_argument_in_place_is_named():
     def in_place(dZ):
         dZ /= 2
         return dZ.sum(axis=0) * 2
-    with pytest.raises(SelfCheckError, match="changed its argument dZ in place"):
-        selfcheck.check_bias_gradient(in_place)
+    fails("bias_gradient", in_place, "changed its argument dZ in place")
 
 
 # --------------------------------------------------------------------------- predictions in decades

@@ -1,14 +1,13 @@
 """Tests of the self-checks of lessons 06 and 07's exercises (issue 12): each passes a correct
 answer with its one line, fails the typical mistakes with the hint they deserve, and says
 "not done yet" for an exercise the learner has not written."""
-import re
-
 import numpy as np
 import pytest
 
-import npcore
 import selfcheck
-from selfcheck import PASSED, SelfCheckError
+from check_helpers import (assert_prediction, mistake_test, not_done_yet_test, passes, passing_test,
+                           registered_test)
+from selfcheck import SelfCheckError
 
 
 def _precision(cm):
@@ -68,44 +67,17 @@ MISTAKES = [
 ]
 
 
-def check(name):
-    return getattr(selfcheck, f"check_{name}")
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_correct_answer_passes_with_its_line(name, capsys):
-    check(name)(REFERENCE[name])
-    assert capsys.readouterr().out == PASSED[name] + "\n"
-
-
-@pytest.mark.parametrize("name, wrong, hint", MISTAKES,
-                         ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(MISTAKES)])
-def test_mistake_gets_its_hint(name, wrong, hint, capsys):
-    with pytest.raises(SelfCheckError, match=re.escape(hint)):
-        check(name)(wrong)
-    assert capsys.readouterr().out == ""
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_unwritten_exercise_says_not_done_yet(name):
-    def my_function(*args, **kwargs):
-        # YOUR CODE HERE
-        raise NotImplementedError()
-    with pytest.raises(SelfCheckError, match="^not done yet: write the body of my_function"):
-        check(name)(my_function)
-
-
-@pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_registered_with_a_nonfinite_hint(name):
-    assert f"check_{name}" in selfcheck.__all__ and name in selfcheck.NONFINITE_HINTS
+test_correct_answer_passes_with_its_line = passing_test(REFERENCE)
+test_mistake_gets_its_hint = mistake_test(MISTAKES)
+test_unwritten_exercise_says_not_done_yet = not_done_yet_test(REFERENCE)
+test_registered_with_a_nonfinite_hint = registered_test(REFERENCE)
 
 
 def test_precision_accepts_zero_for_a_class_never_predicted(capsys):
     def zero_for_empty(cm):
         columns = cm.sum(axis=0)
         return np.diag(cm) / np.maximum(columns, 1)
-    check("precision")(zero_for_empty)
-    assert capsys.readouterr().out == PASSED["precision"] + "\n"
+    passes("precision", zero_for_empty, capsys)
 
 
 def test_surest_mistakes_accepts_a_loop_and_lists(capsys):
@@ -113,8 +85,7 @@ def test_surest_mistakes_accepts_a_loop_and_lists(capsys):
         found = [(-probabilities[i].max(), i) for i in range(len(y_true))
                  if probabilities[i].argmax() != y_true[i]]
         return [i for _, i in sorted(found)[:n]]
-    check("surest_mistakes")(with_a_loop)
-    assert capsys.readouterr().out == PASSED["surest_mistakes"] + "\n"
+    passes("surest_mistakes", with_a_loop, capsys)
 
 
 def test_surest_mistakes_cases_have_scattered_mistakes_and_no_ties():
@@ -129,26 +100,15 @@ def test_surest_mistakes_cases_have_scattered_mistakes_and_no_ties():
                                        (1 / 784, False)])
 def test_untrained_accuracy_prediction_tolerance(guess, ok, capsys):
     """Lesson 06, Exercise 4: atol 0.05 around the measured 0.09 (0.0936 rounded) accepts 'one in ten'."""
-    call = lambda: selfcheck.check_prediction("the accuracy of the untrained network", guess,  # noqa: E731
-                                              0.09, atol=0.05, why="like a blind guess")
-    if ok:
-        call()
-        assert capsys.readouterr().out.startswith("✔ the accuracy of the untrained network")
-    else:
-        with pytest.raises(SelfCheckError, match="like a blind guess"):
-            call()
+    assert_prediction(ok, capsys, "the accuracy of the untrained network", guess, 0.09,
+                      "like a blind guess", atol=0.05)
 
 
 @pytest.mark.parametrize("guess, ok", [((4, 9), True), ((9, 4), False), ((3, 5), False)])
 def test_confused_pair_prediction_is_exact(guess, ok, capsys):
     """Lesson 07, Exercise 2: the pair must be exact (rtol=0), written smaller digit first."""
-    call = lambda: selfcheck.check_prediction("the most confused pair of digits", guess, (4, 9),  # noqa: E731
-                                              rtol=0, why="4 and 9")
-    if ok:
-        call()
-    else:
-        with pytest.raises(SelfCheckError, match=r"it is \(4, 9\) — 4 and 9"):
-            call()
+    assert_prediction(ok, capsys, "the most confused pair of digits", guess, (4, 9), "4 and 9",
+                      hint="it is (4, 9) — 4 and 9", rtol=0)
 
 
 def test_dead_units_prediction_needs_the_exact_count():

@@ -3,27 +3,10 @@
 one line, the typical mistakes get their hint, and an unwritten exercise (a function that
 raises NotImplementedError, as in the student edition) gets "not done yet"."""
 import numpy as np
-import pytest
 
 import npconv
 import npcore
-import selfcheck
-from selfcheck import PASSED, SelfCheckError
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def passes(check, fn, name, capsys):
-    check(fn)
-    assert capsys.readouterr().out == PASSED[name] + "\n"
-
-
-def fails(check, fn, hint):
-    with pytest.raises(SelfCheckError) as error:
-        check(fn)
-    assert hint in str(error.value), str(error.value)
+from check_helpers import fails, my_function, passes
 
 
 # --------------------------------------------------------------------------- lesson 11
@@ -77,48 +60,47 @@ def conv_backward_loops(dZ, X, K, overwrite=False, last_only=False):
 
 
 def test_conv_naive(capsys):
-    passes(selfcheck.check_conv_naive, conv_naive, "conv_naive", capsys)
-    passes(selfcheck.check_conv_naive, conv_loops, "conv_naive", capsys)
-    fails(selfcheck.check_conv_naive, stub, "not done yet")
-    fails(selfcheck.check_conv_naive, lambda X, K, b: conv_loops(X, K, b, flip=True), "flips the kernel")
-    fails(selfcheck.check_conv_naive, lambda X, K, b: conv_loops(X, K, b, bias=False), "leaves out the bias")
-    fails(selfcheck.check_conv_naive, lambda X, K, b: conv_loops(X, K, b, range_off=1), "range(H - kh + 1)")
-    fails(selfcheck.check_conv_naive, lambda X, K, b: conv_loops(X[..., :1], K[:, :, :1], b), "only channel 0")
+    passes("conv_naive", conv_naive, capsys)
+    passes("conv_naive", conv_loops, capsys)
+    fails("conv_naive", my_function, "not done yet")
+    fails("conv_naive", lambda X, K, b: conv_loops(X, K, b, flip=True), "flips the kernel")
+    fails("conv_naive", lambda X, K, b: conv_loops(X, K, b, bias=False), "leaves out the bias")
+    fails("conv_naive", lambda X, K, b: conv_loops(X, K, b, range_off=1), "range(H - kh + 1)")
+    fails("conv_naive", lambda X, K, b: conv_loops(X[..., :1], K[:, :, :1], b), "only channel 0")
 
 
 def test_conv_backward_naive(capsys):
-    passes(selfcheck.check_conv_backward_naive, conv_backward_naive, "conv_backward_naive", capsys)
-    passes(selfcheck.check_conv_backward_naive, conv_backward_loops, "conv_backward_naive", capsys)
-    fails(selfcheck.check_conv_backward_naive, stub, "not done yet")
-    fails(selfcheck.check_conv_backward_naive, lambda dZ, X, K: conv_backward_loops(dZ, X, K, overwrite=True),
+    passes("conv_backward_naive", conv_backward_naive, capsys)
+    passes("conv_backward_naive", conv_backward_loops, capsys)
+    fails("conv_backward_naive", my_function, "not done yet")
+    fails("conv_backward_naive", lambda dZ, X, K: conv_backward_loops(dZ, X, K, overwrite=True),
           "do not overwrite (=)")
-    fails(selfcheck.check_conv_backward_naive, lambda dZ, X, K: conv_backward_loops(dZ, X, K, last_only=True),
+    fails("conv_backward_naive", lambda dZ, X, K: conv_backward_loops(dZ, X, K, last_only=True),
           "only the last sample")
-    fails(selfcheck.check_conv_backward_naive, lambda dZ, X, K: conv_backward_loops(dZ, X, K)[:2],
+    fails("conv_backward_naive", lambda dZ, X, K: conv_backward_loops(dZ, X, K)[:2],
           "return the three gradients")
-    fails(selfcheck.check_conv_backward_naive,
+    fails("conv_backward_naive",
           lambda dZ, X, K: (*conv_backward_loops(dZ, X, K)[:2], dZ.sum(axis=(1, 2))), "db has shape")
 
 
 def test_maxpool(capsys):
-    passes(selfcheck.check_maxpool_forward, maxpool_forward, "maxpool_forward", capsys)
-    passes(selfcheck.check_maxpool_backward, maxpool_backward, "maxpool_backward", capsys)
-    passes(selfcheck.check_maxpool_backward_argmax, maxpool_backward, "maxpool_backward_argmax", capsys)
-    for check in (selfcheck.check_maxpool_forward, selfcheck.check_maxpool_backward,
-                  selfcheck.check_maxpool_backward_argmax):
-        fails(check, stub, "not done yet")
+    passes("maxpool_forward", maxpool_forward, capsys)
+    passes("maxpool_backward", maxpool_backward, capsys)
+    passes("maxpool_backward_argmax", maxpool_backward, capsys)
+    for name in ("maxpool_forward", "maxpool_backward", "maxpool_backward_argmax"):
+        fails(name, my_function, "not done yet")
 
     def mean_pool(A):
         m, H, W, C = A.shape
         return A.reshape(m, H // 2, 2, W // 2, 2, C).mean(axis=(2, 4))
-    fails(selfcheck.check_maxpool_forward, mean_pool, "average pooling")
+    fails("maxpool_forward", mean_pool, "average pooling")
 
     def every_tie(dP, A):                                     # dP to every entry equal to the maximum
         m, H, W, C = A.shape
         P = np.repeat(np.repeat(maxpool_forward(A), 2, axis=1), 2, axis=2)
         return np.repeat(np.repeat(dP, 2, axis=1), 2, axis=2) * (A == P)
-    fails(selfcheck.check_maxpool_backward, every_tie, "every tied maximum got dP")
-    fails(selfcheck.check_maxpool_backward, lambda dP, A: np.repeat(np.repeat(dP, 2, axis=1), 2, axis=2) / 4,
+    fails("maxpool_backward", every_tie, "every tied maximum got dP")
+    fails("maxpool_backward", lambda dP, A: np.repeat(np.repeat(dP, 2, axis=1), 2, axis=2) / 4,
           "a quarter of dP")
 
     def argmax_route(dP, A, index):
@@ -131,9 +113,8 @@ def test_maxpool(capsys):
             for v in range(2):
                 dblocks[:, :, u, :, v] = dP * (winner == index(u, v))
         return dA
-    passes(selfcheck.check_maxpool_backward_argmax, lambda dP, A: argmax_route(dP, A, lambda u, v: 2 * u + v),
-           "maxpool_backward_argmax", capsys)
-    fails(selfcheck.check_maxpool_backward_argmax, lambda dP, A: argmax_route(dP, A, lambda u, v: u + 2 * v),
+    passes("maxpool_backward_argmax", lambda dP, A: argmax_route(dP, A, lambda u, v: 2 * u + v), capsys)
+    fails("maxpool_backward_argmax", lambda dP, A: argmax_route(dP, A, lambda u, v: u + 2 * v),
           "with the maximum of a single 2x2 block at (row 0, column 1)")
 
 
@@ -147,32 +128,32 @@ def iterate(X, y, batch_size, rng, drop_last=False, shuffle=True, fixed_seed=Fal
 
 
 def test_iterate_minibatches(capsys):
-    passes(selfcheck.check_iterate_minibatches, npcore.iterate_minibatches, "iterate_minibatches", capsys)
-    passes(selfcheck.check_iterate_minibatches, iterate, "iterate_minibatches", capsys)
-    fails(selfcheck.check_iterate_minibatches, stub, "not done yet")
+    passes("iterate_minibatches", npcore.iterate_minibatches, capsys)
+    passes("iterate_minibatches", iterate, capsys)
+    fails("iterate_minibatches", my_function, "not done yet")
 
     def generator_stub(X, y, batch_size, rng):
         raise NotImplementedError()
         yield
-    fails(selfcheck.check_iterate_minibatches, generator_stub, "not done yet")
-    fails(selfcheck.check_iterate_minibatches, lambda X, y, b, rng: iterate(X, y, b, rng, drop_last=True),
+    fails("iterate_minibatches", generator_stub, "not done yet")
+    fails("iterate_minibatches", lambda X, y, b, rng: iterate(X, y, b, rng, drop_last=True),
           "the last batch, with the 3 left over, is missing")
-    fails(selfcheck.check_iterate_minibatches, lambda X, y, b, rng: iterate(X, y, b, rng, shuffle=False),
+    fails("iterate_minibatches", lambda X, y, b, rng: iterate(X, y, b, rng, shuffle=False),
           "shuffle first")
-    fails(selfcheck.check_iterate_minibatches, lambda X, y, b, rng: iterate(X, y, b, rng, fixed_seed=True),
+    fails("iterate_minibatches", lambda X, y, b, rng: iterate(X, y, b, rng, fixed_seed=True),
           "both epochs used the same order")
 
     def unpaired(X, y, batch_size, rng):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch_size):
             yield X[order[start:start + batch_size]], y[start:start + batch_size]
-    fails(selfcheck.check_iterate_minibatches, unpaired, "not paired")
+    fails("iterate_minibatches", unpaired, "not paired")
 
     def resampled(X, y, batch_size, rng):
         for start in range(0, len(X), batch_size):
             batch = rng.integers(0, len(X), min(batch_size, len(X) - start))
             yield X[batch], y[batch]
-    fails(selfcheck.check_iterate_minibatches, resampled, "ONE permutation")
+    fails("iterate_minibatches", resampled, "ONE permutation")
 
 
 def sgd_epochs(X, y, params, epochs, batch_size, learning_rate, rng, update=npcore.sgd_update, state=None,
@@ -195,19 +176,19 @@ def sgd_epochs(X, y, params, epochs, batch_size, learning_rate, rng, update=npco
 
 
 def test_sgd_epochs(capsys):
-    passes(selfcheck.check_sgd_epochs, sgd_epochs, "sgd_epochs", capsys)
-    fails(selfcheck.check_sgd_epochs, stub, "not done yet")
-    fails(selfcheck.check_sgd_epochs, lambda *a, **k: sgd_epochs(*a, **k, plain_mean=True), "plain mean")
-    fails(selfcheck.check_sgd_epochs, lambda *a, **k: sgd_epochs(*a, **k, own_step=True), "the velocity stayed 0")
-    fails(selfcheck.check_sgd_epochs, lambda *a, **k: sgd_epochs(*a, **k, new_state=True), "pass the state you are given")
-    fails(selfcheck.check_sgd_epochs,
+    passes("sgd_epochs", sgd_epochs, capsys)
+    fails("sgd_epochs", my_function, "not done yet")
+    fails("sgd_epochs", lambda *a, **k: sgd_epochs(*a, **k, plain_mean=True), "plain mean")
+    fails("sgd_epochs", lambda *a, **k: sgd_epochs(*a, **k, own_step=True), "the velocity stayed 0")
+    fails("sgd_epochs", lambda *a, **k: sgd_epochs(*a, **k, new_state=True), "pass the state you are given")
+    fails("sgd_epochs",
           lambda X, y, params, epochs, b, lr, rng: sgd_epochs(X, y, params, epochs, b, lr, rng), "keyword arguments")
 
     def new_seed_per_epoch(X, y, params, epochs, b, lr, rng, update=npcore.sgd_update, state=None):
         return np.concatenate([sgd_epochs(X, y, params, 1, b, lr, np.random.default_rng(5), update, state)
                                for _ in range(epochs)])
-    fails(selfcheck.check_sgd_epochs, new_seed_per_epoch, "epochs 2 and 3")
-    fails(selfcheck.check_sgd_epochs, lambda *a, **k: None, "returned None")
+    fails("sgd_epochs", new_seed_per_epoch, "epochs 2 and 3")
+    fails("sgd_epochs", lambda *a, **k: None, "returned None")
 
 
 def momentum(params, grads, velocity, learning_rate, beta=0.9, copy=False, no_beta=False, fixed_beta=False):
@@ -223,21 +204,21 @@ def momentum(params, grads, velocity, learning_rate, beta=0.9, copy=False, no_be
 
 
 def test_momentum_update(capsys):
-    passes(selfcheck.check_momentum_update, npcore.momentum_update, "momentum_update", capsys)
-    passes(selfcheck.check_momentum_update, momentum, "momentum_update", capsys)
-    fails(selfcheck.check_momentum_update, stub, "not done yet")
-    fails(selfcheck.check_momentum_update, lambda *a, **k: momentum(*a, **k, copy=True), "in place")
-    fails(selfcheck.check_momentum_update, lambda *a, **k: momentum(*a, **k, no_beta=True), "multiply the old V by beta")
-    fails(selfcheck.check_momentum_update, lambda *a, **k: momentum(*a, **k, fixed_beta=True), "the beta you are given")
-    fails(selfcheck.check_momentum_update, lambda *a, **k: (momentum(*a, **k), None)[1], "returned None")
+    passes("momentum_update", npcore.momentum_update, capsys)
+    passes("momentum_update", momentum, capsys)
+    fails("momentum_update", my_function, "not done yet")
+    fails("momentum_update", lambda *a, **k: momentum(*a, **k, copy=True), "in place")
+    fails("momentum_update", lambda *a, **k: momentum(*a, **k, no_beta=True), "multiply the old V by beta")
+    fails("momentum_update", lambda *a, **k: momentum(*a, **k, fixed_beta=True), "the beta you are given")
+    fails("momentum_update", lambda *a, **k: (momentum(*a, **k), None)[1], "returned None")
 
 
 def test_ema_factor(capsys):
-    passes(selfcheck.check_ema_factor, lambda beta, t: 1 - beta**t, "ema_factor", capsys)
-    fails(selfcheck.check_ema_factor, stub, "not done yet")
-    fails(selfcheck.check_ema_factor, lambda beta, t: 1 / (1 - beta**t), "that is 1 / c_t")
-    fails(selfcheck.check_ema_factor, lambda beta, t: beta**t, "the weight the starting value")
-    fails(selfcheck.check_ema_factor, lambda beta, t: 1 - beta, "geometric series")
+    passes("ema_factor", lambda beta, t: 1 - beta**t, capsys)
+    fails("ema_factor", my_function, "not done yet")
+    fails("ema_factor", lambda beta, t: 1 / (1 - beta**t), "that is 1 / c_t")
+    fails("ema_factor", lambda beta, t: beta**t, "the weight the starting value")
+    fails("ema_factor", lambda beta, t: 1 - beta, "geometric series")
 
 
 def adam(params, grads, state, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, correct_m=True, correct_s=True,
@@ -258,13 +239,13 @@ def adam(params, grads, state, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8, 
 
 
 def test_adam_update(capsys):
-    passes(selfcheck.check_adam_update, npcore.adam_update, "adam_update", capsys)
-    passes(selfcheck.check_adam_update, adam, "adam_update", capsys)
-    fails(selfcheck.check_adam_update, stub, "not done yet")
-    fails(selfcheck.check_adam_update, lambda *a, **k: adam(*a, **k, correct_s=False), "31.6 x lr")
-    fails(selfcheck.check_adam_update, lambda *a, **k: adam(*a, **k, correct_m=False), "0.1 x lr")
-    fails(selfcheck.check_adam_update, lambda *a, **k: adam(*a, **k, correct_m=False, correct_s=False), "3.16 x lr")
-    fails(selfcheck.check_adam_update, lambda *a, **k: adam(*a, **k, no_t=True), "add 1 to it on every call")
+    passes("adam_update", npcore.adam_update, capsys)
+    passes("adam_update", adam, capsys)
+    fails("adam_update", my_function, "not done yet")
+    fails("adam_update", lambda *a, **k: adam(*a, **k, correct_s=False), "31.6 x lr")
+    fails("adam_update", lambda *a, **k: adam(*a, **k, correct_m=False), "0.1 x lr")
+    fails("adam_update", lambda *a, **k: adam(*a, **k, correct_m=False, correct_s=False), "3.16 x lr")
+    fails("adam_update", lambda *a, **k: adam(*a, **k, no_t=True), "add 1 to it on every call")
 
 
 def test_adam_division_by_zero_gets_the_hint():
@@ -274,4 +255,4 @@ def test_adam_division_by_zero_gets_the_hint():
             P -= learning_rate * grads[f"d{key}"] / (1 - beta1**t)
         state["t"] += 1
         return params
-    fails(selfcheck.check_adam_update, early, "first steps")
+    fails("adam_update", early, "first steps")

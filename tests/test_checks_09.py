@@ -4,14 +4,13 @@ the typical mistakes get the hint that names them.
 
 Warnings are errors here (pytest.ini), as in tests/test_selfcheck.py.
 """
-import re
-
 import numpy as np
 import pytest
 
 import npcore
 import selfcheck
-from selfcheck import PASSED, SelfCheckError
+from check_helpers import assert_registered, fails, not_done_yet_test, passing_test
+from selfcheck import SelfCheckError
 
 
 # --------------------------------------------------------------------------- correct answers
@@ -66,37 +65,13 @@ CORRECT = {
 }
 
 
-def check(name):
-    return getattr(selfcheck, f"check_{name}")
-
-
 def test_the_checks_are_listed():
     for name in CORRECT:
-        assert f"check_{name}" in selfcheck.__all__
-        assert PASSED[name].startswith(f"✔ {name}: ") and name in selfcheck.NONFINITE_HINTS
+        assert_registered(name)
 
 
-@pytest.mark.parametrize("name, fn", [(n, f) for n, fns in CORRECT.items() for f in fns])
-def test_correct_answers_pass_with_one_line(name, fn, capsys):
-    check(name)(fn)
-    check(name)(fn)
-    captured = capsys.readouterr()
-    assert captured.out == 2 * (PASSED[name] + "\n") and captured.err == ""
-
-
-@pytest.mark.parametrize("name", sorted(CORRECT))
-def test_unwritten_exercise_says_not_done_yet(name, capsys):
-    def my_function(*args, **kwargs):
-        # YOUR CODE HERE
-        raise NotImplementedError()
-    with pytest.raises(SelfCheckError, match=re.escape("not done yet: write the body of my_function")):
-        check(name)(my_function)
-    assert capsys.readouterr().out == ""
-
-
-def fails(name, fn, hint):
-    with pytest.raises(SelfCheckError, match=re.escape(hint)):
-        check(name)(fn)
+test_correct_answers_pass_with_one_line = passing_test([(n, f) for n, fns in CORRECT.items() for f in fns])
+test_unwritten_exercise_says_not_done_yet = not_done_yet_test(CORRECT)
 
 
 # --------------------------------------------------------------------------- L2

@@ -11,34 +11,20 @@ import pytest
 import npconv
 import npcore
 import selfcheck
+from check_helpers import fails, my_function, passes
 from selfcheck import PASSED, SelfCheckError
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError()
-
-
-def passes(check, fn, name, capsys):
-    check(fn)
-    assert capsys.readouterr().out == PASSED[name] + "\n"
-
-
-def fails(check, fn, hint):
-    with pytest.raises(SelfCheckError) as error:
-        check(fn)
-    assert hint in str(error.value), str(error.value)
 
 
 # --------------------------------------------------------------------------- lesson 10
 @pytest.mark.keras
 def test_keras_l2_passes_half_of_lambda_and_names_the_factor_of_two(capsys):
-    passes(selfcheck.check_keras_l2, lambda lam: lam / 2, "keras_l2", capsys)
-    fails(selfcheck.check_keras_l2, lambda lam: lam, "twice npcore's: Keras puts no 1/2")
-    fails(selfcheck.check_keras_l2, lambda lam: 2 * lam, "four times npcore's")
-    fails(selfcheck.check_keras_l2, lambda lam: lam / 4, "half npcore's")
-    fails(selfcheck.check_keras_l2, lambda lam: lam / 2 + 1e-3, "keras_l2(0.0) is 0.001")
-    fails(selfcheck.check_keras_l2, lambda lam: None, "did you forget the `return`?")
-    fails(selfcheck.check_keras_l2, stub, "not done yet")
+    passes("keras_l2", lambda lam: lam / 2, capsys)
+    fails("keras_l2", lambda lam: lam, "twice npcore's: Keras puts no 1/2")
+    fails("keras_l2", lambda lam: 2 * lam, "four times npcore's")
+    fails("keras_l2", lambda lam: lam / 4, "half npcore's")
+    fails("keras_l2", lambda lam: lam / 2 + 1e-3, "keras_l2(0.0) is 0.001")
+    fails("keras_l2", lambda lam: None, "did you forget the `return`?")
+    fails("keras_l2", my_function, "not done yet")
 
 
 def count_parameters(sizes):
@@ -46,14 +32,14 @@ def count_parameters(sizes):
 
 
 def test_count_parameters_passes_weights_and_biases_and_names_what_is_missing(capsys):
-    passes(selfcheck.check_count_parameters, count_parameters, "count_parameters", capsys)
-    fails(selfcheck.check_count_parameters, lambda s: sum(a * b for a, b in zip(s[:-1], s[1:])),
+    passes("count_parameters", count_parameters, capsys)
+    fails("count_parameters", lambda s: sum(a * b for a, b in zip(s[:-1], s[1:])),
           "that counts only the weights")
-    fails(selfcheck.check_count_parameters, lambda s: count_parameters(s) + s[0], "the input layer has no biases")
-    fails(selfcheck.check_count_parameters,
+    fails("count_parameters", lambda s: count_parameters(s) + s[0], "the input layer has no biases")
+    fails("count_parameters",
           lambda s: sum(a * b + a for a, b in zip(s[:-1], s[1:])), "layer l has n_l biases, not n_(l-1)")
-    fails(selfcheck.check_count_parameters, lambda s: 535_818, "count_parameters([784, 10]) is 535,818, expected 7,850")
-    fails(selfcheck.check_count_parameters, stub, "not done yet")
+    fails("count_parameters", lambda s: 535_818, "count_parameters([784, 10]) is 535,818, expected 7,850")
+    fails("count_parameters", my_function, "not done yet")
 
 
 def keras_net(params, last_activation):
@@ -78,12 +64,12 @@ def keras_loss(last_activation, from_logits):
 
 @pytest.mark.keras
 def test_fixed_keras_loss_passes_logits_and_names_softmax_twice_and_clipping(capsys):
-    passes(selfcheck.check_fixed_keras_loss, keras_loss(None, True), "fixed_keras_loss", capsys)
-    fails(selfcheck.check_fixed_keras_loss, keras_loss("softmax", True), "still softmax applied twice")
-    fails(selfcheck.check_fixed_keras_loss, keras_loss("softmax", False), "clipped to [1e-7, 1 - 1e-7]")
-    fails(selfcheck.check_fixed_keras_loss, keras_loss(None, False),
+    passes("fixed_keras_loss", keras_loss(None, True), capsys)
+    fails("fixed_keras_loss", keras_loss("softmax", True), "still softmax applied twice")
+    fails("fixed_keras_loss", keras_loss("softmax", False), "clipped to [1e-7, 1 - 1e-7]")
+    fails("fixed_keras_loss", keras_loss(None, False),
           "a last layer with no activation, and keras.losses.CategoricalCrossentropy(from_logits=True)")
-    fails(selfcheck.check_fixed_keras_loss, stub, "not done yet")
+    fails("fixed_keras_loss", my_function, "not done yet")
 
 
 # --------------------------------------------------------------------------- lesson 12
@@ -95,7 +81,7 @@ def cnn_param_counts(channels=(16, 32), kernel=5, n_hidden=128, image_size=28, k
 
 
 def test_cnn_param_counts_passes_and_names_the_array_that_is_wrong(capsys):
-    passes(selfcheck.check_cnn_param_counts, cnn_param_counts, "cnn_param_counts", capsys)
+    passes("cnn_param_counts", cnn_param_counts, capsys)
 
     def no_pooling(**config):
         counts = cnn_param_counts(**config)
@@ -106,11 +92,11 @@ def test_cnn_param_counts_passes_and_names_the_array_that_is_wrong(capsys):
     def k2_one_channel(**config):
         return {**cnn_param_counts(**config), "K2": config.get("kernel", 5) ** 2 * config.get("channels", (16, 32))[1]}
 
-    fails(selfcheck.check_cnn_param_counts, no_pooling, "W3 should hold 65,536 numbers, got 1,638,400")
-    fails(selfcheck.check_cnn_param_counts, k2_one_channel, "reads all F1 = 16 channels")
-    fails(selfcheck.check_cnn_param_counts, lambda **c: {k: v for k, v in cnn_param_counts(**c).items() if k != "b4"},
+    fails("cnn_param_counts", no_pooling, "W3 should hold 65,536 numbers, got 1,638,400")
+    fails("cnn_param_counts", k2_one_channel, "reads all F1 = 16 channels")
+    fails("cnn_param_counts", lambda **c: {k: v for k, v in cnn_param_counts(**c).items() if k != "b4"},
           "lacks b4")
-    fails(selfcheck.check_cnn_param_counts, stub, "not done yet")
+    fails("cnn_param_counts", my_function, "not done yet")
 
 
 def unflatten_channels_first(X, Y, params, cache):
@@ -131,8 +117,8 @@ def unflatten_channels_first(X, Y, params, cache):
 
 
 def test_cnn_backward_passes_npconv_and_locates_the_first_wrong_step(capsys):
-    passes(selfcheck.check_fixed_cnn_backward, npconv.cnn_backward, "fixed_cnn_backward", capsys)
-    fails(selfcheck.check_fixed_cnn_backward, unflatten_channels_first,
+    passes("fixed_cnn_backward", npconv.cnn_backward, capsys)
+    fails("fixed_cnn_backward", unflatten_channels_first,
           "dK2, db2, dK1, db1 disagree with finite differences while dW4, db4, dW3, db3 agree — the first "
           "step backward that goes wrong is between dZ3 and dZ2")
 
@@ -141,11 +127,11 @@ def test_cnn_backward_passes_npconv_and_locates_the_first_wrong_step(capsys):
         grads = npconv.cnn_backward(X, Y, params, {**cache, "A1": np.abs(real) + 1})   # every mask 1
         return grads
 
-    fails(selfcheck.check_fixed_cnn_backward, no_first_relu_mask, "dK1, db1 disagree")
-    fails(selfcheck.check_fixed_cnn_backward, no_first_relu_mask, "between dZ2 and dZ1")
-    fails(selfcheck.check_fixed_cnn_backward, lambda X, Y, p, c: {k: 2 * g for k, g in npconv.cnn_backward(X, Y, p, c).items()},
+    fails("fixed_cnn_backward", no_first_relu_mask, "dK1, db1 disagree")
+    fails("fixed_cnn_backward", no_first_relu_mask, "between dZ2 and dZ1")
+    fails("fixed_cnn_backward", lambda X, Y, p, c: {k: 2 * g for k, g in npconv.cnn_backward(X, Y, p, c).items()},
           "is at the top: dZ4 = (A4 - Y) / m")
-    fails(selfcheck.check_fixed_cnn_backward, stub, "not done yet")
+    fails("fixed_cnn_backward", my_function, "not done yet")
 
 
 def smoothing_floor(eps, k):
@@ -154,14 +140,14 @@ def smoothing_floor(eps, k):
 
 
 def test_smoothing_floor_passes_the_entropy_and_names_the_usual_slips(capsys):
-    passes(selfcheck.check_smoothing_floor, smoothing_floor, "smoothing_floor", capsys)
-    fails(selfcheck.check_smoothing_floor,
+    passes("smoothing_floor", smoothing_floor, capsys)
+    fails("smoothing_floor",
           lambda e, k: -((1 - e) * np.log(1 - e) + (k - 1) * e / k * np.log(e / k)), "not 1 - eps")
-    fails(selfcheck.check_smoothing_floor,
+    fails("smoothing_floor",
           lambda e, k: -((1 - e + e / k) * np.log(1 - e + e / k) + e / k * np.log(e / k)), "appears k - 1 = 9 times")
-    fails(selfcheck.check_smoothing_floor, lambda e, k: -smoothing_floor(e, k), "mind the minus sign")
-    fails(selfcheck.check_smoothing_floor, lambda e, k: smoothing_floor(e, k) / np.log(2), "not log2")
-    fails(selfcheck.check_smoothing_floor, stub, "not done yet")
+    fails("smoothing_floor", lambda e, k: -smoothing_floor(e, k), "mind the minus sign")
+    fails("smoothing_floor", lambda e, k: smoothing_floor(e, k) / np.log(2), "not log2")
+    fails("smoothing_floor", my_function, "not done yet")
 
 
 @pytest.mark.skipif(not os.environ.get("MNIST_NPZ"), reason="needs MNIST_NPZ")
