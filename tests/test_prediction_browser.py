@@ -2,9 +2,14 @@
 
 Setting a widget's value from Python fires the same observers as moving it in
 JupyterLab, so these tests drive the browser as a reader would and check what it shows.
-The real-browser test is tests/test_browser_jupyterlab.py.
+The pure functions behind the filters (select, order, compare_mistakes, unit_votes) are
+tested on small hand-made arrays whose answers are written out, and on MNIST with lesson
+06's network (needs MNIST_NPZ) against direct definitions. The real-browser test is
+tests/test_browser_jupyterlab.py.
 """
+import base64
 import io
+import os
 import re
 
 import numpy as np
@@ -18,7 +23,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def small_set():
-    """Six distinct images; the network is wrong on images 1 and 4."""
+    """Six distinct images; the network is wrong on images 1 (says 7) and 4 (says 8)."""
     images = np.zeros((6, 28, 28), np.uint8)
     for n in range(6):
         images[n, 4 + 3 * n: 7 + 3 * n, 5:23] = 255            # a bar at a different height
@@ -35,56 +40,151 @@ def browser():
     return pb.PredictionBrowser(*small_set())
 
 
+CAPTION = re.compile(r"image (\d+) \((\d+) of (\d+) (.*?)\): predicted (\d) with probability "
+                     r"([\d.]+), true label (\d), (right|wrong)")
+
+
 def shown(browser):
-    """(index, predicted, true label, right or wrong) as the caption states them."""
-    text = re.sub(r"<[^>]+>", "", browser.caption.value)
-    match = re.fullmatch(r"image (\d+) \((.*)\): predicted (\d) with probability ([\d.]+), "
-                         r"true label (\d), (right|wrong)", text)
-    assert match, text
-    index, where, predicted, probability, label, verdict = match.groups()
-    return int(index), where, int(predicted), float(probability), int(label), verdict
+    """(index, position, count, what, predicted, probability, true label, verdict) as the
+    caption states them."""
+    match = CAPTION.fullmatch(browser.caption_text())
+    assert match, browser.caption_text()
+    index, position, count, what, predicted, probability, label, verdict = match.groups()
+    return (int(index), int(position), int(count), what, int(predicted), float(probability),
+            int(label), verdict)
 
 
+def pictures(browser):
+    """The digit and bars PNGs inside the view, and the indices their tags name."""
+    view = browser.view.value
+    digit = re.search(r'<img class="pb-digit" data-index="(\d+)" alt="image (\d+)".*?'
+                      r'src="data:image/png;base64,([^"]+)"', view)
+    bars = re.search(r'<img class="pb-bars" data-index="(\d+)".*?src="data:image/png;base64,'
+                     r'([^"]+)"', view)
+    caption = re.search(r'<div class="pb-caption" data-index="(\d+)">', view)
+    assert digit and bars and caption, view[:300]
+    assert digit[1] == digit[2] == bars[1] == caption[1]        # one index for all three
+    return int(digit[1]), base64.b64decode(digit[3]), base64.b64decode(bars[2])
+
+
+# --------------------------------------------------------------------------- pure functions
+# Ten samples, worked by hand:   index  0  1  2  3  4  5  6  7  8  9
+Y = np.array([4, 4, 9, 4, 7, 1, 4, 9, 7, 4])         # true
+PA = np.array([9, 4, 9, 9, 7, 7, 4, 4, 7, 9])        # model A: wrong on 0, 3, 5, 7, 9
+PB = np.array([4, 4, 9, 9, 1, 1, 4, 4, 7, 4])        # model B: wrong on 3, 4, 7
+
+
+def test_select_all_mistakes_and_a_cell():
+    np.testing.assert_array_equal(pb.select(Y, PA, "all"), np.arange(10))
+    np.testing.assert_array_equal(pb.select(Y, PA, "mistakes"), [0, 3, 5, 7, 9])
+    np.testing.assert_array_equal(pb.select(Y, PA, "cell", true=4, predicted=9), [0, 3, 9])
+    np.testing.assert_array_equal(pb.select(Y, PA, "cell", true=4, predicted=4), [1, 6])
+    np.testing.assert_array_equal(pb.select(Y, PA, "cell", true=1, predicted=7), [5])
+    assert pb.select(Y, PA, "cell", true=3, predicted=8).size == 0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(mode="cells"), r"mode must be one of 'all', 'mistakes', 'cell', got 'cells'"),
+    (dict(mode="cell"), r"mode 'cell' needs true= and predicted="),
+    (dict(mode="cell", true=4, predicted=10), r"predicted must be a class 0\.\.9, got 10"),
+    (dict(mode="cell", true=4.0, predicted=9), r"true must be a class 0\.\.9, got 4\.0"),
+])
+def test_select_refuses_bad_modes_and_cells(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        pb.select(Y, PA, **kwargs)
+    with pytest.raises(ValueError, match=r"predictions must be \(n,\) integer labels"):
+        pb.select(Y, PA[:-1])
+
+
+def test_order_by_confidence_and_by_index():
+    P = np.array([[0.6, 0.4], [0.9, 0.1], [0.3, 0.7], [0.2, 0.8], [0.5, 0.5], [0.1, 0.9]])
+    #                  0.6         0.9         0.7         0.8         0.5         0.9   confidence
+    np.testing.assert_array_equal(pb.order(P, [0, 2, 3, 4]), [3, 2, 0, 4])
+    np.testing.assert_array_equal(pb.order(P, [0, 2, 3, 4], descending=False), [4, 0, 2, 3])
+    np.testing.assert_array_equal(pb.order(P, np.arange(6)), [1, 5, 3, 2, 0, 4])  # tie: 1 first
+    np.testing.assert_array_equal(pb.order(P, np.arange(6), descending=False), [4, 0, 2, 3, 1, 5])
+    np.testing.assert_array_equal(pb.order(P, [4, 0, 3], by="index", descending=False), [0, 3, 4])
+    np.testing.assert_array_equal(pb.order(P, [4, 0, 3], by="index"), [4, 3, 0])
+    assert pb.order(P, np.array([], int)).size == 0
+    with pytest.raises(ValueError, match=r"by must be 'confidence' or 'index', got 'size'"):
+        pb.order(P, [0], by="size")
+    with pytest.raises(ValueError, match=r"indices must lie in 0\.\.5"):
+        pb.order(P, [6])
+
+
+def test_compare_mistakes_by_hand():
+    c = pb.compare_mistakes(Y, PA, PB)
+    assert sorted(c) == ["added", "both wrong", "fixed"]
+    np.testing.assert_array_equal(c["fixed"], [0, 5, 9])        # A wrong, B right
+    np.testing.assert_array_equal(c["added"], [4])              # A right, B wrong
+    np.testing.assert_array_equal(c["both wrong"], [3, 7])
+    # B's mistakes = A's - fixed + added: 5 - 3 + 1 = 3
+    assert (PB != Y).sum() == (PA != Y).sum() - len(c["fixed"]) + len(c["added"]) == 3
+    with pytest.raises(ValueError, match=r"predictions_b must be \(n,\) integer labels"):
+        pb.compare_mistakes(Y, PA, PB.astype(float))
+
+
+def test_unit_votes_sum_to_the_scores():
+    rng = np.random.default_rng(1)
+    params = npcore.init_params(784, 16, 10, rng=rng)
+    x = rng.random(784).astype(np.float32)
+    a, votes, bias = pb.unit_votes(params, x)
+    assert a.shape == (16,) and votes.shape == (16, 10) and bias.shape == (10,)
+    np.testing.assert_allclose(a, np.maximum(x @ params["W1"] + params["b1"], 0), rtol=1e-6)
+    np.testing.assert_allclose(votes[:, 3], a * params["W2"][:, 3], rtol=1e-6)
+    Z2 = npcore.forward_propagation(x[None], params)["Z2"][0]
+    np.testing.assert_allclose(votes.sum(axis=0) + bias, Z2, rtol=1e-5, atol=1e-6)
+    deep = npcore.init_params(784, 8, 10, rng=rng)
+    deep = {"W1": deep["W1"], "b1": deep["b1"], "W2": rng.normal(size=(8, 5)).astype(np.float32),
+            "b2": np.zeros(5, np.float32), "W3": rng.normal(size=(5, 10)).astype(np.float32),
+            "b3": np.zeros(10, np.float32)}
+    a, votes, _ = pb.unit_votes(deep, x)                        # the last hidden layer: A2 (5,)
+    np.testing.assert_allclose(a, npcore.forward_propagation(x[None], deep)["A2"][0], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"params must have a hidden layer"):
+        pb.unit_votes({"W1": np.zeros((784, 10)), "b1": np.zeros(10)}, x)
+
+
+# --------------------------------------------------------------------------- the widget
 def test_starts_on_the_first_image(browser):
-    assert browser.index == 0 and browser.slider.value == 0
-    assert browser.slider.max == 5 and browser.play.max == 5
-    assert shown(browser) == (0, "of 6", 0, 0.82, 0, "right")
-    assert bytes(browser.image.value).startswith(PNG_SIGNATURE)    # Image.value is a memoryview
-    assert bytes(browser.bars.value).startswith(PNG_SIGNATURE)
-    assert browser.mistakes_only.description == "mistakes only (2)"
+    assert browser.index == 0 and browser.slider.value == 1        # 1-based, as the caption
+    assert (browser.slider.min, browser.slider.max, browser.play.max) == (1, 6, 6)
+    assert shown(browser) == (0, 1, 6, "images", 0, 0.82, 0, "right")
+    index, digit, bars = pictures(browser)
+    assert index == 0 and digit == pb.digit_png(small_set()[0][0])
+    assert bars.startswith(PNG_SIGNATURE)
+    assert [label for label, _ in browser.mode.options] == ["all images (6)", "mistakes (2)",
+                                                            "one confusion cell"]
     np.testing.assert_array_equal(browser.mistakes, [1, 4])
 
 
-def test_slider_changes_caption_label_and_images(browser):
-    first_image, first_bars = bytes(browser.image.value), bytes(browser.bars.value)
-    browser.slider.value = 1
-    assert browser.index == 1
-    assert shown(browser) == (1, "of 6", 7, 0.82, 1, "wrong")
-    assert bytes(browser.image.value) != first_image and bytes(browser.bars.value) != first_bars
-    assert bytes(browser.image.value) == pb.digit_png(small_set()[0][1])   # the image of index 1
-    browser.slider.value = 0
-    assert bytes(browser.image.value) == first_image and bytes(browser.bars.value) == first_bars
-
-
-def test_mistakes_only_steps_over_the_mistakes(browser):
-    browser.slider.value = 2
-    browser.mistakes_only.value = True
-    # The first mistake at or after the current image, so the view stays nearby.
-    assert (browser.index, browser.slider.value, browser.slider.max) == (4, 1, 1)
-    assert shown(browser) == (4, "mistake 2 of 2", 8, 0.82, 4, "wrong")
+def test_slider_readout_equals_the_captions_number(browser):
+    browser.mode.value = "mistakes"
+    for position in (1, 2):
+        browser.slider.value = position
+        assert shown(browser)[1:4] == (position, 2, "mistakes")
     assert browser.slider.description == "mistake"
-    browser.slider.value = 0
-    assert shown(browser)[:2] == (1, "mistake 1 of 2")
-    assert browser.play.max == 1 and browser.play.value == 0         # play follows the slider
-    browser.mistakes_only.value = False                                # back to all images,
-    assert (browser.index, browser.slider.max, browser.play.max) == (1, 5, 5)   # same image
-    assert shown(browser)[:2] == (1, "of 6") and browser.slider.description == "image"
 
 
-def test_mistakes_only_after_the_last_mistake_goes_to_the_last_one(browser):
-    browser.slider.value = 5
-    browser.mistakes_only.value = True
-    assert browser.index == 4 and shown(browser)[1] == "mistake 2 of 2"
+def test_slider_changes_caption_and_pictures_together(browser):
+    first = pictures(browser)
+    browser.slider.value = 2
+    assert browser.index == 1
+    assert shown(browser) == (1, 2, 6, "images", 7, 0.82, 1, "wrong")
+    index, digit, bars = pictures(browser)
+    assert index == 1 and digit == pb.digit_png(small_set()[0][1]) and bars != first[2]
+    browser.slider.value = 1
+    assert pictures(browser) == first
+
+
+def test_mistakes_mode_stays_near_the_image_shown(browser):
+    browser.slider.value = 3                                      # image 2
+    browser.mode.value = "mistakes"
+    assert (browser.index, browser.slider.value, browser.slider.max) == (4, 2, 2)
+    assert shown(browser)[:4] == (4, 2, 2, "mistakes")
+    browser.slider.value = 1
+    assert browser.play.max == 2 and browser.play.value == 1      # play follows the slider
+    browser.mode.value = "all"                                    # back: the same image
+    assert (browser.index, browser.slider.max) == (1, 6) and browser.slider.description == "image"
 
 
 def test_buttons_step_and_stop_at_the_ends(browser):
@@ -92,96 +192,175 @@ def test_buttons_step_and_stop_at_the_ends(browser):
     assert browser.index == 0
     browser.next.click()
     browser.next.click()
-    assert browser.index == 2 and shown(browser)[0] == 2
-    browser.slider.value = 5
+    assert browser.index == 2
+    browser.slider.value = 6
     browser.next.click()
     assert browser.index == 5
-    browser.mistakes_only.value = True
+    browser.mode.value = "mistakes"
     browser.previous.click()
     assert browser.index == 1
 
 
-
-def twelve_images():
-    """Twelve distinct images with labels 0..9, 0, 1; the network is wrong on WRONG."""
-    images = np.zeros((12, 28, 28), np.uint8)
-    for n in range(12):
-        images[n, 2 + 2 * n: 4 + 2 * n, 4:24] = 255            # a bar at a different height
-    y = np.arange(12) % 10
-    predicted = y.copy()
-    predicted[WRONG] = (y[WRONG] + 5) % 10
-    probabilities = np.full((12, 10), 0.02)
-    probabilities[np.arange(12), predicted] = 0.82
-    return images, y, probabilities
-
-
-WRONG = [2, 3, 7, 11]         # two in a row, one alone, and the last image
-
-
-def test_mistakes_only_shows_each_mistake_once_in_order_and_nothing_else():
-    browser = pb.PredictionBrowser(*twelve_images())
-    browser.mistakes_only.value = True
-    assert browser.slider.max == len(WRONG) - 1                 # the slider runs over the mistakes
-    seen = []
-    for position in range(len(WRONG)):
-        browser.slider.value = position
-        index, where, predicted, _, label, verdict = shown(browser)
-        assert browser.index == index
-        assert (where, verdict) == (f"mistake {position + 1} of {len(WRONG)}", "wrong")
-        assert predicted != label
-        seen.append(index)
-    assert seen == WRONG                                       # position p shows the p-th mistake
-    browser.mistakes_only.value = False
-    assert (browser.slider.max, browser.index) == (11, 11)     # all images again, same image
-
-
-def test_next_button_visits_every_image_then_every_mistake_in_order():
-    browser = pb.PredictionBrowser(*twelve_images())
-    visited = [shown(browser)]
-    for _ in range(11):
-        browser.next.click()
-        visited.append(shown(browser))
-    assert [v[0] for v in visited] == list(range(12))
-    assert [v[5] for v in visited] == ["wrong" if i in WRONG else "right" for i in range(12)]
-    browser.slider.value = 0
-    browser.mistakes_only.value = True
-    visited = [shown(browser)[0]]
-    for _ in range(len(WRONG)):                                # one click more than needed: it stays
-        browser.next.click()
-        visited.append(shown(browser)[0])
-    assert visited == WRONG + [WRONG[-1]]
-
 def test_play_moves_the_slider(browser):
-    browser.play.value = 3                   # what the Play widget does on each tick
-    assert browser.slider.value == 3 and shown(browser)[0] == 3
+    browser.play.value = 4                   # what the Play widget does on each tick
+    assert browser.slider.value == 4 and shown(browser)[0] == 3
 
 
-def test_no_mistakes_disables_the_toggle():
+def test_controls_have_tooltips(browser):
+    for control in (browser.play, browser.previous, browser.next, browser.slider):
+        assert control.tooltip
+    assert len(browser.mode.tooltips) == len(browser.mode.options)
+    assert len(browser.sort.tooltips) == len(browser.sort.options)
+
+
+def hand_browser(**kwargs):
+    """The ten hand-worked samples (Y, PA above) as a browser; confidences chosen per image."""
+    images = np.zeros((10, 28, 28), np.uint8)
+    for n in range(10):
+        images[n, 2 + 2 * n: 4 + 2 * n, 4:24] = 255
+    confidence = np.array([0.5, 0.9, 0.6, 0.95, 0.7, 0.8, 0.55, 0.65, 0.75, 0.85])
+    P = np.tile(((1 - confidence) / 9)[:, None], (1, 10))
+    P[np.arange(10), PA] = confidence
+    return images, pb.PredictionBrowser(images, Y, P, **kwargs)
+
+
+def walk(browser):
+    """The indices the slider visits, by clicking next from the first position."""
+    browser.slider.value = 1
+    seen = [browser.index]
+    for _ in range(len(browser.shown) - 1):
+        browser.next.click()
+        seen.append(browser.index)
+    return seen
+
+
+def test_clicking_a_confusion_cell_filters_to_that_pair():
+    _, browser = hand_browser()
+    assert browser.cells[4][9].description == "3" and browser.cells[4][4].description == "2"
+    assert "pb-diagonal" in browser.cells[4][4]._dom_classes
+    assert browser.cell == (4, 9)                               # starts on the commonest confusion
+    browser.cells[1][7].click()
+    assert (browser.mode.value, browser.cell) == ("cell", (1, 7))
+    assert walk(browser) == [5]
+    browser.cells[4][9].click()
+    assert walk(browser) == [0, 3, 9]
+    assert shown(browser)[1:4] == (3, 3, "with true label 4, predicted 9")
+    assert browser.cells[4][9].style.button_color == "#ffd54f"  # the selected cell stands out
+    assert browser.cells[1][7].style.button_color != "#ffd54f"
+
+
+def test_choosing_the_pair_with_the_dropdowns():
+    _, browser = hand_browser()
+    browser.true.value = 9                                      # switches to the cell (9, 9)
+    assert (browser.mode.value, browser.cell) == ("cell", (9, 9))
+    assert walk(browser) == [2]
+    browser.true.value, browser.predicted.value = 4, 4
+    assert walk(browser) == [1, 6]
+
+
+def test_sort_mistakes_most_confident_first():
+    _, browser = hand_browser()
+    browser.mode.value = "mistakes"
+    assert walk(browser) == [0, 3, 5, 7, 9]
+    browser.sort.value = "most confident"                       # 0.95, 0.85, 0.8, 0.65, 0.5
+    assert walk(browser) == [3, 9, 5, 7, 0]
+    assert shown(browser)[3] == "mistakes, most confident first"
+    browser.sort.value = "least confident"
+    assert walk(browser) == [0, 7, 5, 9, 3]
+    browser.cells[4][9].click()                                 # the sort applies to a cell too
+    browser.sort.value = "most confident"
+    assert walk(browser) == [3, 9, 0]
+
+
+def test_a_sort_keeps_the_image_shown():
+    _, browser = hand_browser()
+    browser.mode.value = "mistakes"
+    browser.slider.value = 3                                    # image 5
+    browser.sort.value = "most confident"
+    assert browser.index == 5 and browser.slider.value == 3     # 5 is third by confidence too
+
+
+def test_compare_two_models():
+    PBprob = np.full((10, 10), 0.01)
+    PBprob[np.arange(10), PB] = 0.91
+    images, browser = hand_browser(other=PBprob, names=("MLP", "CNN"))
+    labels = [label for label, _ in browser.mode.options]
+    assert labels[3:] == ["fixed by CNN (3)", "added by CNN (1)", "both wrong (2)"]
+    browser.mode.value = "fixed"
+    assert walk(browser) == [0, 5, 9]
+    text = browser.caption_text()
+    assert text == ("image 9 (3 of 3 fixed by CNN): MLP predicted 9 with probability 0.850 "
+                    "(wrong), CNN predicted 4 with probability 0.910 (right), true label 4")
+    browser.mode.value = "added"
+    assert walk(browser) == [4]
+    browser.mode.value = "both wrong"
+    browser.sort.value = "most confident"
+    assert walk(browser) == [3, 7]                              # MLP's confidence 0.95, 0.65
+    assert repr(browser) == (
+        "PredictionBrowser(10 images; MLP 5 mistakes, CNN 3; show all / mistakes / one confusion "
+        "cell; fixed by CNN (3) / added by CNN (1) / both wrong (2); a clickable 10x10 confusion "
+        "matrix; sort by index or confidence; a slider with play and step buttons)")
+    fig = browser.static_figure([0, 4])
+    assert [ax.get_title() for ax in fig.axes[::2]] == ["#0: true 4\nMLP 9, CNN 4",
+                                                        "#4: true 7\nMLP 7, CNN 1"]
+
+
+def test_compare_refuses_mismatched_other():
     images, y, probabilities = small_set()
-    perfect = pb.PredictionBrowser(images, y, npcore.one_hot(y))
-    assert perfect.mistakes.size == 0 and perfect.mistakes_only.disabled
+    with pytest.raises(ValueError, match=r"other \(n, k\) must hold one row"):
+        pb.PredictionBrowser(images, y, probabilities, other=probabilities[:5])
+    with pytest.raises(ValueError, match=r"names must be two non-empty strings"):
+        pb.PredictionBrowser(images, y, probabilities, other=probabilities, names=("MLP",))
+    with pytest.raises(ValueError, match=r"mode 'fixed' compares two models: pass other="):
+        pb.PredictionBrowser(images, y, probabilities).indices("fixed")
+
+
+def test_params_add_hidden_units_and_votes():
+    rng = np.random.default_rng(0)
+    params = npcore.init_params(784, 10, 10, rng=rng)
+    images = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    P = npcore.predict_proba(npcore.preprocess(images), params)
+    y = np.array([0, 1, 2, 3, 4])
+    with_units = pb.PredictionBrowser(images, y, P, params=params)
+    plain = pb.PredictionBrowser(images, y, P)
+    assert repr(with_units).endswith("; hidden units and their votes; a slider with play and "
+                                     "step buttons)")
+    from matplotlib.image import imread
+    tall = imread(io.BytesIO(with_units.bars_png(2)))
+    short = imread(io.BytesIO(plain.bars_png(2)))
+    assert tall.shape[0] == 2 * short.shape[0]                  # a second row of panels
+    with pytest.raises(ValueError, match=r"params do not give these probabilities"):
+        pb.PredictionBrowser(images, y, np.roll(P, 1, axis=0), params=params)
+    with pytest.raises(ValueError, match=r"params must be an MLP 784 -> \.\.\. -> 10"):
+        pb.PredictionBrowser(images, y, P, params={"W1": params["W1"] @ params["W2"],
+                                                   "b1": params["b2"]})
 
 
 def test_callbacks_print_nothing(browser, capsys):
     browser.slider.value = 3
-    browser.mistakes_only.value = True
+    browser.mode.value = "mistakes"
     browser.next.click()
-    browser.mistakes_only.value = False
+    browser.sort.value = "least confident"
+    browser.cells[1][7].click()
+    browser.mode.value = "all"
     assert capsys.readouterr() == ("", "")
 
 
 def test_display_gives_the_widget_with_a_stable_text(browser):
     bundle = browser._repr_mimebundle_()
     assert bundle["text/plain"] == repr(browser) == (
-        "PredictionBrowser(6 images; a slider, a mistakes-only toggle, play and step buttons)")
+        "PredictionBrowser(6 images, 2 mistakes; show all / mistakes / one confusion cell; a "
+        "clickable 10x10 confusion matrix; sort by index or confidence; a slider with play and "
+        "step buttons)")
     assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == browser.widget.model_id
 
 
-def test_pngs_are_deterministic_and_unstamped():
+def test_pngs_are_deterministic_and_unstamped(browser):
     image = small_set()[0][2]
     assert pb.digit_png(image) == pb.digit_png(image)
     assert b"Software" not in pb.digit_png(image)              # no matplotlib version inside
     assert b"matplotlib" not in pb.digit_png(image)
+    assert browser.bars_png(3) == browser.bars_png(3)
 
 
 def test_static_figure_is_a_plain_figure(browser):
@@ -191,6 +370,139 @@ def test_static_figure_is_a_plain_figure(browser):
     titles = [ax.get_title() for ax in fig.axes[::2]]
     assert titles == ["#0: predicted 0, true 0", "#1: predicted 7, true 1", "#4: predicted 8, true 4"]
     fig.savefig(io.BytesIO(), format="png")
+
+
+# --------------------------------------------------------------------------- on MNIST
+@pytest.fixture(scope="module")
+def mnist_network():
+    """MNIST's test set and the probabilities of a 784-10-10 network trained briefly here."""
+    if not os.environ.get("MNIST_NPZ"):
+        pytest.skip("needs MNIST_NPZ")
+    (x_train, y_train), (x_test, y_test) = npcore.load_mnist()
+    params, _ = npcore.gradient_descent(npcore.preprocess(x_train[:5000]), y_train[:5000], 0.5,
+                                        60, rng=0, progress=False)
+    P = npcore.predict_proba(npcore.preprocess(x_test[:2000]), params)
+    return x_test[:2000], y_test[:2000], P, params
+
+
+def test_on_mnist_every_cell_holds_exactly_its_pair(mnist_network):
+    images, y, P, params = mnist_network
+    predictions = P.argmax(axis=1)
+    browser = pb.PredictionBrowser(images, y, P, params=params)
+    C = npcore.confusion_matrix(y, predictions)
+    total = 0
+    for t in range(10):
+        for p in range(10):
+            assert browser.cells[t][p].description == str(C[t, p])
+            chosen = pb.select(y, predictions, "cell", true=t, predicted=p)
+            assert len(chosen) == C[t, p]
+            assert np.all(y[chosen] == t) and np.all(predictions[chosen] == p)
+            total += len(chosen)
+    assert total == len(y)                                      # the cells partition the images
+    t, p = browser.cell                                         # the commonest confusion
+    off = C - np.diag(np.diag(C))
+    assert C[t, p] == off.max() and t != p
+    browser.cells[t][p].click()
+    browser.sort.value = "most confident"
+    seen = list(browser.shown)                                  # what the slider runs over
+    assert sorted(seen) == sorted(np.flatnonzero((y == t) & (predictions == p)))
+    confidence = P[seen].max(axis=1)
+    assert np.all(np.diff(confidence) <= 0)                     # most confident first
+    assert first_positions(browser, 3) == seen[:3]              # and the slider shows them
+
+
+def first_positions(browser, count):
+    """The images the slider's first ``count`` positions show, as the view tags them."""
+    seen = []
+    for position in range(1, count + 1):
+        browser.slider.value = position
+        index = pictures(browser)[0]
+        assert shown(browser)[:2] == (index, position)
+        seen.append(index)
+    return seen
+
+
+def test_on_mnist_compare_partitions_the_mistakes(mnist_network):
+    images, y, P, params = mnist_network
+    rng = np.random.default_rng(0)
+    other = P.copy()
+    flip = rng.choice(len(y), 300, replace=False)               # a second "model": some rows changed
+    other[flip] = np.roll(other[flip], 1, axis=1)
+    a, b = P.argmax(axis=1), other.argmax(axis=1)
+    c = pb.compare_mistakes(y, a, b)
+    assert set(c["fixed"]) == set(np.flatnonzero((a != y) & (b == y)))
+    assert set(c["added"]) == set(np.flatnonzero((a == y) & (b != y)))
+    union = np.concatenate([c["fixed"], c["both wrong"]])
+    np.testing.assert_array_equal(np.sort(union), np.flatnonzero(a != y))   # A's mistakes, split
+    assert len(c["added"]) > 0 and len(c["fixed"]) > 0
+    browser = pb.PredictionBrowser(images, y, P, other=other, names=("MLP", "CNN"))
+    browser.mode.value = "added"
+    browser.sort.value = "most confident"
+    seen = list(browser.shown)
+    assert sorted(seen) == list(c["added"])
+    assert np.all(np.diff(other[seen].max(axis=1)) <= 0)        # the CNN's confidence, descending
+    browser.slider.value = 2
+    assert re.fullmatch(rf"image {seen[1]} \(2 of {len(seen)} added by CNN, most confident "
+                        rf"first\): MLP predicted \d .*\(right\), CNN predicted \d .*\(wrong\), "
+                        rf"true label {y[seen[1]]}", browser.caption_text())
+
+
+# --------------------------------------------------------------------------- nothing to show
+def empty_state(browser):
+    """What the widget shows when there is nothing to show: the caption's text; it checks
+    that nothing is drawn and the controls that cannot move are disabled."""
+    assert browser.index is None
+    assert "<img" not in browser.view.value                          # drew nothing
+    disabled = {browser.slider.disabled, browser.play.disabled, browser.previous.disabled,
+                browser.next.disabled}
+    assert disabled == {True}
+    return browser.caption_text()
+
+
+def test_mistakes_without_mistakes_says_so_and_switches_back():
+    images, y, probabilities = small_set()
+    perfect = pb.PredictionBrowser(images, y, npcore.one_hot(y))
+    perfect.slider.value = 4
+    perfect.mode.value = "mistakes"
+    assert empty_state(perfect) == ("no mistakes to show: the network classifies all 6 images "
+                                    "correctly — choose “all images” to browse them")
+    assert 'class="pb-empty"' in perfect.view.value
+    assert (perfect.slider.value, perfect.slider.max, perfect.play.max) == (1, 1, 1)
+    perfect.next.click()                            # nothing to step through, nothing breaks
+    perfect.previous.click()
+    perfect.play.value = 1
+    assert perfect.index is None
+    perfect.mode.value = "all"
+    assert (perfect.index, perfect.slider.max, perfect.play.max) == (3, 6, 6)   # same image
+    assert shown(perfect) == (3, 4, 6, "images", 3, 1.0, 3, "right")
+    assert not (perfect.slider.disabled or perfect.play.disabled or perfect.next.disabled)
+    assert pictures(perfect)[1] == pb.digit_png(images[3])
+
+
+def test_an_empty_cell_says_so(browser):
+    browser.cells[2][3].click()
+    assert empty_state(browser) == ("no images with true label 2, predicted 3: click another "
+                                    "cell of the matrix")
+
+
+def test_empty_state_prints_nothing(capsys):
+    images, y, _ = small_set()
+    perfect = pb.PredictionBrowser(images, y, npcore.one_hot(y))
+    perfect.mode.value = "mistakes"
+    perfect.next.click()
+    perfect.mode.value = "all"
+    assert capsys.readouterr() == ("", "")
+
+
+def test_no_images_draws_nothing():
+    browser = pb.PredictionBrowser(np.zeros((0, 28, 28), np.uint8), np.zeros(0, int),
+                                   np.zeros((0, 10)))
+    assert empty_state(browser) == "no images to show"
+    browser.next.click()
+    browser.mode.value = "mistakes"
+    assert browser.index is None
+    assert repr(browser).startswith("PredictionBrowser(0 images, 0 mistakes;")
+    assert len(browser.static_figure([]).axes) == 0
 
 
 def small_network():
@@ -226,59 +538,6 @@ def test_rejects_inconsistent_input():
         pb.PredictionBrowser(images, y[:5], probabilities)
     with pytest.raises(ValueError, match=r"probabilities \(n, k\)"):
         pb.PredictionBrowser(images, y, probabilities[:, :, None])
-
-
-# --------------------------------------------------------------------------- nothing to show
-def empty_state(browser):
-    """What the widget shows when there is nothing to show: (caption text, controls disabled)."""
-    assert browser.index is None
-    assert bytes(browser.image.value) == b"" and bytes(browser.bars.value) == b""   # drew nothing
-    disabled = {browser.slider.disabled, browser.play.disabled, browser.previous.disabled,
-                browser.next.disabled}
-    assert disabled == {True}
-    return re.sub(r"<[^>]+>", "", browser.caption.value)
-
-
-def test_mistakes_only_without_mistakes_says_so_and_switches_back():
-    images, y, probabilities = small_set()
-    perfect = pb.PredictionBrowser(images, y, npcore.one_hot(y))
-    perfect.slider.value = 3
-    perfect.mistakes_only.value = True              # possible from code, or via a stale front end
-    assert empty_state(perfect) == ("no mistakes to show: the network classifies all 6 images "
-                                    "correctly — switch off “mistakes only” to browse them")
-    assert 'class="pb-empty"' in perfect.caption.value
-    assert (perfect.slider.value, perfect.slider.max, perfect.play.max) == (0, 0, 0)
-    assert not perfect.mistakes_only.disabled       # the way back stays open
-    perfect.next.click()                            # nothing to step through, nothing breaks
-    perfect.previous.click()
-    perfect.play.value = 0
-    assert perfect.index is None
-    perfect.mistakes_only.value = False
-    assert (perfect.index, perfect.slider.max, perfect.play.max) == (3, 5, 5)   # same image
-    assert shown(perfect) == (3, "of 6", 3, 1.0, 3, "right")
-    assert not (perfect.slider.disabled or perfect.play.disabled or perfect.next.disabled)
-    assert perfect.mistakes_only.disabled           # off again, and nothing to offer
-    assert bytes(perfect.image.value) == pb.digit_png(images[3])
-
-
-def test_empty_state_prints_nothing(capsys):
-    images, y, _ = small_set()
-    perfect = pb.PredictionBrowser(images, y, npcore.one_hot(y))
-    perfect.mistakes_only.value = True
-    perfect.next.click()
-    perfect.mistakes_only.value = False
-    assert capsys.readouterr() == ("", "")
-
-
-def test_no_images_draws_nothing():
-    browser = pb.PredictionBrowser(np.zeros((0, 28, 28), np.uint8), np.zeros(0, int),
-                                   np.zeros((0, 10)))
-    assert empty_state(browser) == "no images to show"
-    assert browser.mistakes_only.disabled and browser.mistakes_only.description == "mistakes only (0)"
-    browser.next.click()
-    assert browser.index is None
-    assert repr(browser).startswith("PredictionBrowser(0 images;")
-    assert len(browser.static_figure([]).axes) == 0
 
 
 def test_static_figure_of_no_images_is_empty(browser):
