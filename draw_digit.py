@@ -359,16 +359,16 @@ export default {
       model.save_changes();
     }
     function point(event) {
-      const r = canvas.getBoundingClientRect();
-      const x = (event.clientX - r.left) * size / r.width;
-      const y = (event.clientY - r.top) * size / r.height;
+      const r = canvas.getBoundingClientRect();              // border box: skip the border
+      const x = (event.clientX - r.left - canvas.clientLeft) * size / canvas.clientWidth;
+      const y = (event.clientY - r.top - canvas.clientTop) * size / canvas.clientHeight;
       const clip = (v) => Math.round(Math.min(Math.max(v, 0), size) * 10) / 10;
       return [clip(x), clip(y)];
     }
     function down(event) {
       if (event.button !== undefined && event.button > 0) return;   // main button, pen or touch
       event.preventDefault();
-      canvas.setPointerCapture(event.pointerId);
+      try { canvas.setPointerCapture(event.pointerId); } catch (e) { /* not an active pointer */ }
       drawing = true;
       strokes.push([point(event)]);
       redraw();
@@ -487,15 +487,20 @@ class DrawDigit:
                                            icon="trash", layout=widgets.Layout(width="90px"))
         self.undo_button = widgets.Button(description="Undo", tooltip="remove the last stroke",
                                           icon="undo", layout=widgets.Layout(width="90px"))
-        self.result = widgets.Image(format="png", width=FIELD * ZOOM, height=FIELD * ZOOM)
-        self.naive = (widgets.Image(format="png", width=FIELD * ZOOM, height=FIELD * ZOOM)
+        framed = dict(width=f"{FIELD * ZOOM + 2}px", height=f"{FIELD * ZOOM + 2}px",
+                      border="1px solid #888")               # the 28x28 field's edge shows
+        self.result = widgets.Image(format="png", layout=widgets.Layout(**framed))
+        self.naive = (widgets.Image(format="png", layout=widgets.Layout(**framed))
                       if self.show_naive else None)
         self.bars = widgets.HTML()
         self.hidden_caption = widgets.HTML()
         h = len(self.models[self.mlp_name]["b1"]) if self.mlp_name else 0
         self._hidden_as_bars = 0 < h <= 32
-        self.hidden_view = widgets.HTML() if self._hidden_as_bars or not h else \
-            widgets.Image(format="png")
+        if self._hidden_as_bars or not h:
+            self.hidden_view = widgets.HTML()
+        else:                                   # 32 units a row, 6x6 pixels each, not stretched
+            self.hidden_view = widgets.Image(format="png", layout=widgets.Layout(
+                width=f"{32 * 6}px", height=f"{-(-h // 32) * 6}px"))
         parts = [(self.clear_button, "clear"), (self.undo_button, "undo"),
                  (self.result, "result"), (self.bars, "bars"), (self.hidden_view, "hidden"),
                  (self.hidden_caption, "hidden-caption")]
@@ -511,10 +516,13 @@ class DrawDigit:
         label = lambda text: widgets.HTML(f"<b>{html.escape(text)}</b>")   # noqa: E731
         inputs = [widgets.VBox([label("the network's input (28x28)"), self.result])]
         if self.naive is not None:
-            inputs.append(widgets.VBox([label("naive: the canvas shrunk"), self.naive]))
+            inputs.append(widgets.VBox([label("naive: the canvas shrunk"), self.naive],
+                                       layout=widgets.Layout(margin="0 0 0 16px")))
         left = widgets.VBox([self.canvas, widgets.HBox([self.clear_button, self.undo_button])])
-        right = widgets.VBox([widgets.HBox(inputs), self.bars])
-        rows = [widgets.HBox([left, right], layout=widgets.Layout(gap="16px"))]
+        self.bars.layout.margin = "8px 0 0 0"
+        right = widgets.VBox([widgets.HBox(inputs), self.bars],
+                             layout=widgets.Layout(margin="0 0 0 16px"))
+        rows = [widgets.HBox([left, right])]
         if self.mlp_name:
             rows.append(widgets.VBox([self.hidden_caption, self.hidden_view]))
         self.widget = widgets.VBox(rows)
