@@ -645,7 +645,8 @@ class DrawDigit:
                 ax = axes[r, c]
                 ax.imshow(im, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
                 ax.set_title(title if r == 0 else "", fontsize=8)
-                ax.set_axis_off()
+                ax.set_xticks([])                           # the frame: the 28x28 field's edge
+                ax.set_yticks([])
             for c, name in enumerate(self.models, start=1 + len(images)):
                 ax = axes[r, c]
                 if image.any():
