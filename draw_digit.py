@@ -464,15 +464,24 @@ class DrawDigit:
     each model reads in the naive input; empty otherwise). With nothing drawn,
     probabilities and the predictions are empty dicts and hidden is None: an empty canvas
     is not a digit (the prediction elements then hold no text).
+
+    Stable hooks for browser tests and CSS: the layout has class ``draw-digit``; the canvas
+    is ``canvas.draw-digit-canvas``; each model's predicted digit is the text of
+    ``span.draw-digit-prediction[data-model="<name>"]`` (and, with show_naive, its reading
+    of the naive input of ``span.draw-digit-naive-prediction[data-model="<name>"]``), both
+    inside the HTML widget ``.draw-digit-bars``; the buttons read "Clear" and "Undo" (classes
+    ``draw-digit-clear``, ``draw-digit-undo``); the 28x28 pictures are
+    ``img.draw-digit-result`` and ``img.draw-digit-naive``; the hidden layer is
+    ``.draw-digit-hidden`` with its caption ``.draw-digit-hidden-caption``.
     """
 
     def __init__(self, models, show_naive=False):
         import ipywidgets as widgets
 
         if not isinstance(models, dict) or not models:
+            got = "an empty dict" if isinstance(models, dict) else type(models).__name__
             raise ValueError(f"models must be a dict name -> params with at least one network "
-                             f"(e.g. draw_digit.load_models()), got "
-                             f"{type(models).__name__ if not isinstance(models, dict) else 'an empty dict'}")
+                             f"(e.g. draw_digit.load_models()), got {got}")
         self.models = dict(models)
         self.kinds = {}
         for name, params in self.models.items():
