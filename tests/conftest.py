@@ -37,6 +37,7 @@ SLOW = (
     "test_learner_copy.py::test_learner_copy_is_made_once_",              # the tool, twice
     "test_learner_copy.py::test_make_",                                   # make's processes
     "test_checks_10_12.py::test_small_cnn_must_be_trained_",              # trains a small CNN
+    "test_draw_digit.py::test_mnist_numbers_quoted_in_the_module_are_",   # every MNIST image
 )
 
 COLLECTED = pytest.StashKey[set]()   # paths of every item collected, deselected or not
