@@ -1,7 +1,9 @@
 # The course's commands. `make lab` opens the course, `make test` runs every test,
-# `make check` only the quick unit tests (under a minute). All of them create a
-# virtual environment in .venv on first use, with the first of python3, python3.13,
-# python3.12, python3.11 that is Python 3.11 or newer (or `make PYTHON=/path/to/python3.x`).
+# `make check` only the quick unit tests (under a minute), `make demo` serves the demo page
+# for class (draw a digit, browse predictions; no code shown) at http://localhost:8866/.
+# All of them create a virtual environment in .venv on first use, with the first of python3,
+# python3.13, python3.12, python3.11 that is Python 3.11 or newer (or
+# `make PYTHON=/path/to/python3.x`).
 PY_AT_LEAST_3_11 = $(shell $(1) -c 'import sys; print(int(sys.version_info >= (3, 11)))' 2>/dev/null)
 PYTHON ?= $(firstword $(foreach p,python3 python3.13 python3.12 python3.11,$(if $(filter 1,$(call PY_AT_LEAST_3_11,$(p))),$(p))))
 VENV   := .venv
@@ -16,7 +18,7 @@ LAB_ARGS ?=
 TEST_WORKERS ?= 2
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab solutions test check notebooks student clean-notebooks benchmark
+.PHONY: lab solutions test check notebooks student clean-notebooks benchmark demo
 
 # Opens JupyterLab on your own copy, my-notebooks/: the lessons with blank exercises.
 # Lessons already there are kept as they are (your work); notebooks/ is never opened.
@@ -66,6 +68,18 @@ student: $(VENV)/installed
 
 benchmark: $(VENV)/installed
 	$(BIN)/python benchmarks/run.py
+
+# The demo page for class: demo/demo.ipynb served by Voila as a page without code, the
+# draw-a-digit widget and the prediction browser with the networks of models/. Voila prints
+# the URL; Ctrl+C stops it. Its options are in demo/voila.json (read from demo/, where it
+# runs): the template demo/jupyter/voila/templates/course-demo asks nothing from the internet.
+# A browser is opened only where there is a display (or on macOS); DEMO_ARGS replaces that
+# choice, e.g. `make demo DEMO_PORT=9000 DEMO_ARGS=--no-browser`.
+DEMO_PORT ?= 8866
+DEMO_ARGS ?= $(if $(DISPLAY)$(WAYLAND_DISPLAY)$(filter Darwin,$(shell uname -s)),,--no-browser)
+demo: $(VENV)/installed
+	cd demo && JUPYTER_PATH="$(CURDIR)/demo/jupyter$${JUPYTER_PATH:+:$$JUPYTER_PATH}" \
+	    "$(if $(filter /%,$(BIN)),,$(CURDIR)/)$(BIN)/voila" demo.ipynb --port=$(DEMO_PORT) $(DEMO_ARGS)
 
 $(VENV)/installed: requirements.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || test "$(call PY_AT_LEAST_3_11,$(PYTHON))" = 1 || { \
