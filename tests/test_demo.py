@@ -52,7 +52,8 @@ def test_demo_page_draws_and_browses():
             widget.or_(failed).first.wait_for(state="visible", timeout=PAGE_READY_S * 1000)
         finally:
             page.screenshot(path=ARTIFACTS / "demo_loaded.png", full_page=True)
-        assert failed.count() == 0, "a cell of demo/demo.ipynb failed:\n" + failed.first.inner_text()
+        assert failed.count() == 0, \
+            "a cell of demo/demo.ipynb failed:\n" + failed.first.inner_text()
         loaded = time.monotonic()
 
         # No code: Voila strips the code cells' inputs (the Markdown stays); no line of the
