@@ -426,8 +426,8 @@ class PredictionBrowser:
         self.play = widgets.Play(value=1, min=1, max=max(n, 1), interval=PLAY_INTERVAL_MS,
                                  tooltip=f"play: the next image every {PLAY_INTERVAL_MS / 1000:g} s "
                                          f"(pause, stop, repeat)")
-        widgets.link((self.play, "value"), (self.slider, "value"))
-        widgets.link((self.play, "max"), (self.slider, "max"))
+        # Not linked: the kernel renders first and then moves the other control, so that
+        # while playing the caption never trails the slider's readout.
         self.previous = widgets.Button(description="◀", tooltip="previous image",
                                        layout=widgets.Layout(width="40px"))
         self.next = widgets.Button(description="▶", tooltip="next image",
@@ -441,7 +441,8 @@ class PredictionBrowser:
                                               f"images", layout=cell_layout)
                        for p in range(k)] for t in range(k)]
         items = [widgets.HTML("<b>true\\pred</b>", layout=widgets.Layout(width="auto"))]
-        items += [widgets.HTML(f"<b>{p}</b>", layout=head) for p in range(k)]
+        items += [widgets.HTML(f'<b style="display:block;text-align:center">{p}</b>', layout=head)
+                  for p in range(k)]
         for t in range(k):
             items.append(widgets.HTML(f"<b>{t}</b>", layout=widgets.Layout(width="auto")))
             for p in range(k):
@@ -452,6 +453,7 @@ class PredictionBrowser:
                     cell.add_class("pb-diagonal")
                 cell.on_click(lambda _, t=t, p=p: self.choose_cell(t, p))
                 self._paint(t, p, selected=False)
+                items.append(cell)
         grid = widgets.GridBox(items, layout=widgets.Layout(
             grid_template_columns=f"max-content repeat({k}, 46px)", grid_gap="0px",
             width="max-content"))
@@ -465,6 +467,7 @@ class PredictionBrowser:
             part.add_class(f"pb-{name}")           # stable hooks for the browser test and CSS
 
         self.slider.observe(self._on_position, names="value")
+        self.play.observe(self._on_position, names="value")
         self.mode.observe(self._on_filter, names="value")
         self.sort.observe(self._on_filter, names="value")
         self.true.observe(self._on_pair, names="value")
@@ -503,7 +506,7 @@ class PredictionBrowser:
         """The index (into images) of the image shown now; None when nothing is shown."""
         if len(self.shown) == 0:
             return None
-        return int(self.shown[self.slider.value - 1])
+        return int(self.shown[self._position - 1])
 
     @property
     def cell(self):
@@ -548,8 +551,31 @@ class PredictionBrowser:
     _quiet = False           # True while choose_cell sets both dropdowns
     _anchor = 0              # the image shown last: a mode or sort change stays near it
 
+    _position = 1            # the position shown (1-based), what slider and play are set to
+
     def _on_position(self, change):
+        """The slider or the play button moved: render, then move the other one there."""
+        self._position = min(max(int(change["new"]), 1), max(len(self.shown), 1))
         self._render()
+        self._set_controls(self._position)
+
+    def _set_controls(self, position, last=None):
+        """Set slider and play to ``position`` (and their max to ``last``) without rendering."""
+        for control in (self.slider, self.play):
+            control.unobserve(self._on_position, names="value")
+        try:
+            for control in (self.slider, self.play):
+                with control.hold_sync():      # grow max before raising value, lower value before max
+                    if last is not None and last >= control.max:
+                        control.max = last
+                        control.value = position
+                    else:
+                        control.value = position
+                        if last is not None:
+                            control.max = last
+        finally:
+            for control in (self.slider, self.play):
+                control.observe(self._on_position, names="value")
 
     def _on_filter(self, change):
         self._refilter()
@@ -579,18 +605,10 @@ class PredictionBrowser:
             position = min(int(np.searchsorted(self.shown, anchor)), last - 1) + 1
         else:
             position = 1
-        self.slider.unobserve(self._on_position, names="value")
-        try:                                   # grow max before raising value, lower value before max
-            if last >= self.slider.max:
-                self.slider.max = last
-                self.slider.value = position
-            else:
-                self.slider.value = position
-                self.slider.max = last
-        finally:
-            self.slider.observe(self._on_position, names="value")
+        self._position = position
+        self._render()                         # the caption first, then the controls
+        self._set_controls(position, last)
         self.slider.description = "mistake" if self.mode.value == "mistakes" else "image"
-        self._render()
 
     # ----------------------------------------------------------------- drawing
     def _what(self):
@@ -624,7 +642,7 @@ class PredictionBrowser:
     def _caption_html(self):
         if len(self.shown) == 0:
             return f'<span class="pb-empty">{html.escape(self._empty_message())}</span>'
-        i, position = self.index, self.slider.value
+        i, position = self.index, self._position
         label = int(self.y[i])
         order_words = {"index": "", "most confident": ", most confident first",
                        "least confident": ", least confident first"}[self.sort.value]

@@ -252,8 +252,9 @@ def wait_for_kernel_idle(page, seconds=KERNEL_READY_S):
 
     expect(page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\| Idle"))
            ).to_have_count(1, timeout=seconds * 1000)
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
-        timeout=seconds * 1000)
+    # attached, not visible: in a narrow window (1024 px) the toolbar hides the indicator
+    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
+        state="attached", timeout=seconds * 1000)
 
 
 def open_notebook(page, server, name, seconds=KERNEL_READY_S):

@@ -238,6 +238,10 @@ def test_clicking_a_confusion_cell_filters_to_that_pair():
     _, browser = hand_browser()
     assert browser.cells[4][9].description == "3" and browser.cells[4][4].description == "2"
     assert "pb-diagonal" in browser.cells[4][4]._dom_classes
+    grid = browser.matrix.children[1]                           # a header row, then row t: label, cells
+    assert len(grid.children) == 11 * 11
+    assert all(grid.children[11 * (t + 1) + p + 1] is browser.cells[t][p]
+               for t in range(10) for p in range(10))
     assert browser.cell == (4, 9)                               # starts on the commonest confusion
     browser.cells[1][7].click()
     assert (browser.mode.value, browser.cell) == ("cell", (1, 7))
