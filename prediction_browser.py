@@ -2,23 +2,35 @@
 
 * ``show_prediction(index, X, y, params, ax=None)`` -- one image with its predicted and
   true label (the original script's ``show_prediction(index, X, Y, W1, b1, W2, b2)``, without its prints);
-* ``PredictionBrowser(images, y, probabilities)`` -- an ipywidgets slider over all images
-  showing the image, its predicted and true label and the k class probabilities as bars,
-  with a "mistakes only" toggle, a play button and previous/next buttons;
+* ``PredictionBrowser(images, y, probabilities, params=None, other=None, names=("A", "B"))``
+  -- an ipywidgets browser over the images: the image, its predicted and true label and the
+  k class probabilities as bars; modes all / mistakes / one confusion cell (a clickable
+  k x k confusion matrix, or true/predicted dropdowns), sorted by index or by confidence;
+  with ``params`` the last hidden layer's activations and each unit's vote for the
+  predicted class; with ``other`` (a second model's probabilities) the modes "fixed by B",
+  "added by B", "both wrong" and both models' bars. A play button, previous/next buttons
+  and a 1-based slider whose readout is the caption's number;
 * ``PredictionBrowser.static_figure(indices)`` -- the same views as one matplotlib
-  figure, for readers of a rendered notebook, where widgets do not run.
+  figure, for readers of a rendered notebook, where widgets do not run;
+* the pure functions behind the browser: ``select(y, predictions, mode, true, predicted)``
+  (which images a mode shows), ``order(probabilities, indices, by, descending)`` (index or
+  confidence order), ``compare_mistakes(y, predictions_a, predictions_b)`` (fixed, added,
+  both wrong), ``unit_votes(params, x)`` (hidden activations and votes).
 
 Shapes: ``images`` (n, 28, 28) uint8 in 0..255, ``y`` (n,) int labels in 0..k-1,
 ``probabilities`` (n, k) rows summing to 1 (the network's A2). Nothing here prints. The
-widget callbacks only set widget state (PNG bytes of ``Image`` widgets, the HTML of a
-caption), and draw with ``matplotlib.figure.Figure``, never pyplot, so they work the same
+widget callbacks only set widget state (the HTML of the view, the controls' values,
+colours), and draw with ``matplotlib.figure.Figure``, never pyplot, so they work the same
 with or without a front end and leave no output behind.
 
 Bad input is refused when it is given, with a ValueError naming the argument: labels that
 are not integers, not one per image or outside the k classes; NaN or inf in X, params or
-probabilities. Nothing to show (no images, or "mistakes only" when the network makes no
-mistake) is a state like any other: the caption says so, the pictures are empty and the
-controls that cannot move are disabled, until there is something to show again.
+probabilities. Nothing to show (no images, "mistakes" when the network makes no mistake,
+an empty confusion cell) is a state like any other: the caption says so, the pictures are
+empty and the controls that cannot move are disabled, until there is something to show again.
+
+The caption, the digit and the bars are one HTML widget's value (the PNGs inline), so they
+change in one update and a page never shows one image's digit under another's caption.
 """
 import base64
 import html
