@@ -116,6 +116,15 @@ def test_nbclean_joins_consecutive_prints_to_one_stream():
                                                           ("stdout", "3\n")]
 
 
+def test_nbclean_keeps_a_widget_text_and_drops_its_view():
+    view = {"model_id": "36439b2a4a8747eab28e66f48189ae42", "version_major": 2, "version_minor": 0}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("w", outputs=[
+        nbformat.v4.new_output("display_data", data={nbclean.WIDGET_VIEW: view, "text/plain": "W(3 things)"}),
+        nbformat.v4.new_output("display_data", data={nbclean.WIDGET_VIEW: view})])])   # no text: kept
+    outputs = nbclean.clean(nb).cells[0].outputs
+    assert [dict(out["data"]) for out in outputs] == [{"text/plain": "W(3 things)"}, {nbclean.WIDGET_VIEW: view}]
+
+
 def test_nbclean_names_a_missing_notebook_in_one_line_and_exits_2(tmp_path, capsys):
     assert nbclean.main(["--check", str(tmp_path / "nope.ipynb")]) == 2
     captured = capsys.readouterr()

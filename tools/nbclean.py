@@ -5,7 +5,10 @@
 
 Clean means: notebook metadata is only the kernelspec and the language name (no
 Python version, no saved widget state); cell metadata keeps only nbval/nbgrader
-tags; no execution timestamps; consecutive prints of one cell to the same stream are
+tags; no execution timestamps; a displayed widget keeps its text (text/plain) and loses
+its view (the widget-view mime type names a random model id, and without the widget
+state, which is not saved, JupyterLab would show "model not found" instead of the text;
+nbval ignores it anyway); consecutive prints of one cell to the same stream are
 one output (how the kernel happened to flush them does not show in a diff). Diffs then
 show what a lesson says and prints.
 """
@@ -17,6 +20,7 @@ import nbformat
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 KEPT_CELL_METADATA = ("tags", "nbgrader")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def clean(nb):
@@ -28,6 +32,8 @@ def clean(nb):
         if cell.cell_type == "code":
             for out in cell.outputs:
                 out.get("metadata", {}).pop("execution", None)
+                if "text/plain" in out.get("data", {}):
+                    out["data"].pop(WIDGET_VIEW, None)
             cell.outputs = _merge_streams(cell.outputs)
     return nb
 
