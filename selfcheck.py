@@ -749,6 +749,12 @@ def _show(value):
 # Why each prediction's answer is what it is (check_prediction's `why`), by the name the
 # lesson's check cell gives it.
 WHY = {
+    'the number of dead units at b1 = -1':
+        'a unit is dead when even its largest score plus the bias is at most 0, so with b1 = -1 '
+        'every unit whose largest score is below 1 dies: 0.90, 0.99, 0.84, 0.75',
+    'dK of X4 for dZ = 1':
+        'dK[u, v] = sum over r, s of X[r+u, s+v] dZ[r, s]: with dZ all ones, the sum of the 3x3 '
+        'block of X4 whose top-left corner is (u, v)',
     'the megabytes of x_train (uint8) and X_train (float32)':
         'each of the 60,000 × 784 = 47,040,000 pixels takes 1 byte as uint8 and 4 bytes (32 '
         'bits) as float32: 47 MB and 188 MB',
