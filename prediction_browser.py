@@ -384,8 +384,8 @@ class PredictionBrowser:
         self._refilter(anchor=0)
 
     def _check_params_match(self, params):
+        _check_params(params)                       # first: it names a non-dict in one line
         sizes = npcore.layer_sizes(params)
-        _check_params(params)
         if len(sizes) < 3 or sizes[0] != 784 or sizes[-1] != self.k:
             raise ValueError(f"params must be an MLP 784 -> ... -> {self.k} with a hidden layer, "
                              f"got layer sizes {sizes}")
@@ -795,7 +795,7 @@ class PredictionBrowser:
         return f"PredictionBrowser({'; '.join(parts)})"
 
     def _repr_mimebundle_(self, **kwargs):
-        """Display as the widget, with a text form that does not depend on the network."""
+        """Display as the widget, with a fixed text form (its counts and options, no timing)."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = repr(self)
         return bundle

@@ -652,3 +652,11 @@ def test_drawing_helpers_refuse_what_they_cannot_draw():
         pb.digit_png(np.zeros((28, 28)))                 # floats in [0, 1] would all be black
     with pytest.raises(ValueError, match=r"label 10 is outside the 10 classes 0\.\.9"):
         pb.draw_probabilities(Figure().add_subplot(), np.full(10, 0.1), 10)
+
+
+def test_params_that_are_not_a_dict_are_refused_in_one_line():
+    images = np.zeros((3, 28, 28), np.uint8)
+    probabilities = np.full((3, 10), 0.1)
+    with pytest.raises(ValueError, match=r"^params must be the dict \{W1, b1, W2, b2\} of a trained "
+                                         r"network, got str$"):
+        pb.PredictionBrowser(images, np.array([0, 1, 2]), probabilities, params="weights")
