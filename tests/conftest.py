@@ -126,8 +126,10 @@ def pytest_collection_finish(session):
 
 
 # Lesson 06's network, as lesson 06 trains and saves it (lesson 07 reads it; without it,
-# lesson 07 trains it itself). The browser test and the nbgrader test both run lesson 07
-# before nbval runs lesson 06 (tests come first): one training serves both.
+# lesson 07 trains it itself). The browser test and the nbgrader test both run lesson 07,
+# often before nbval has run lesson 06: one training serves both when they run in one
+# process; under `make test`'s two xdist workers each worker that needs it trains its own
+# (about 15 s; a file lesson 06 has written meanwhile is used instead).
 LESSON_06_NETWORK = "mnist_784_10_10.npz"
 LESSON_06_RECIPE = {"learning_rate": 0.5, "iterations": 500, "seed": 0, "init": "lecun"}
 
