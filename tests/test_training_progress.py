@@ -100,14 +100,27 @@ def test_bar_state_after_the_loop():
     assert progress.container.children[1].bar_style == "success"
 
 
-def test_shown_text_is_fixed_and_the_view_is_the_widget():
+def test_what_live_and_bar_display_is_their_fixed_text_and_their_widget(monkeypatch):
+    """The one output each display adds: its text/plain as the lessons store it, and the
+    widget's view; the text stays the same after the training has moved the widget."""
+    shown = []
+    monkeypatch.setattr(tp, "_show", lambda widget, text: shown.append(tp._Shown(widget, text)))
     with tp.live(15, "9 runs") as progress:
-        shown = tp._Shown(progress.widget, "[progress] 9 runs: 15 epochs")
-        before = shown._repr_mimebundle_()
+        before = shown[0]._repr_mimebundle_()
         progress(0, {"loss": np.array([0.5]), "accuracy": np.array([0.9])})
-        after = shown._repr_mimebundle_()
-    assert before["text/plain"] == after["text/plain"] == "[progress] 9 runs: 15 epochs"
+    after = shown[0]._repr_mimebundle_()
+    assert before["text/plain"] == after["text/plain"] == "[progress] 9 runs: 15 epochs (bar and loss curve)"
     assert before[tp.WIDGET_VIEW]["model_id"] == progress.widget.model_id
+    with tp.live(3, "one run", curve=False):
+        pass
+    for _ in tp.bar(range(7), "seven steps"):
+        pass
+    for _ in tp.bar(range(5), "five rates", unit="run"):
+        pass
+    assert [s.text for s in shown] == ["[progress] 9 runs: 15 epochs (bar and loss curve)",
+                                       "[progress] one run: 3 epochs",
+                                       "[progress] seven steps: 7 iterations",
+                                       "[progress] five rates: 5 runs"]
 
 
 @pytest.mark.parametrize("total", [0, -1, 2.5, True, "3"])
