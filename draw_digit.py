@@ -376,6 +376,7 @@ export default {
     }
     function move(event) {
       if (!drawing) return;
+      if (event.pointerType === "mouse" && event.buttons === 0) { up(event); return; }   // released
       event.preventDefault();
       const events = event.getCoalescedEvents ? event.getCoalescedEvents() : [event];
       const stroke = strokes[strokes.length - 1];
@@ -396,6 +397,7 @@ export default {
     canvas.addEventListener("pointermove", move);
     canvas.addEventListener("pointerup", up);
     canvas.addEventListener("pointercancel", up);
+    canvas.addEventListener("lostpointercapture", up);      // released outside the canvas
     model.on("change:strokes", changed);
     redraw();
     return () => {

@@ -191,22 +191,6 @@ class Server:
 
 
 @contextlib.contextmanager
-def running_server(command, env, cwd, url, log_name, seconds=SERVER_START_S):
-    """Start ``command`` (a list) in its own process group with ``env`` in ``cwd``, its output
-    in test-artifacts/``log_name``; wait until ``url`` answers; yield the Popen; stop it
-    (``stop_server``, by signal) on leaving. For servers other than JupyterLab (Voila)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / log_name, "w") as log:
-        server = subprocess.Popen(command, env=env, cwd=cwd, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            wait_for_server(server, url, seconds, log_name)
-            yield server
-        finally:
-            stop_server(server)
-
-
-@contextlib.contextmanager
 def jupyterlab_server(root, workdir, log_name="jupyterlab-server.log"):
     """Run JupyterLab on a free port with a random token, serving the folder ``root`` (only
     what is in it can be opened), isolated in ``workdir`` (see ``jupyter_env``); yield a
