@@ -38,6 +38,7 @@ SLOW = (
     "test_learner_copy.py::test_make_",                                   # make's processes
     "test_checks_10_12.py::test_small_cnn_must_be_trained_",              # trains a small CNN
     "test_draw_digit.py::test_mnist_numbers_quoted_in_the_module_are_",   # every MNIST image
+    "test_draw_digit.py::test_committed_models_score_what_",              # 10,000 test images
 )
 
 COLLECTED = pytest.StashKey[set]()   # paths of every item collected, deselected or not

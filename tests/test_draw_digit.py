@@ -134,6 +134,28 @@ def test_mnist_numbers_quoted_in_the_module_are_measured():
     rows = (x.sum(axis=2) @ index) / ink                                 # (60000,)
     cols = (x.sum(axis=1) @ index) / ink
     assert abs(rows.mean() - dd.CENTRE[0]) < 0.02 and abs(cols.mean() - dd.CENTRE[1]) < 0.02
+    assert rows.std() == pytest.approx(0.29, abs=0.005) and cols.std() == pytest.approx(0.29, abs=0.005)
+    on = x > 0
+    extent = lambda mask: 28 - mask[:, ::-1].argmax(axis=1) - mask.argmax(axis=1)   # noqa: E731
+    longer = np.maximum(extent(on.any(axis=2)), extent(on.any(axis=1)))  # (60000,)
+    assert np.sum(longer == 20) == 59_987 and longer.max() == 20        # "59,987 of 60,000"
+
+
+@pytest.mark.skipif(not os.environ.get("MNIST_NPZ"), reason="needs MNIST_NPZ")
+def test_committed_models_score_what_their_files_say(models):
+    """The weights themselves, on the 10,000 test images (float32 rounding may move an image
+    on another BLAS kernel than the one that trained them: one image of slack)."""
+    import npconv
+    (_, _), (x_test, y_test) = npcore.load_mnist()
+    measured = {"MLP": npcore.get_accuracy(npcore.make_predictions(npcore.preprocess(x_test),
+                                                                   models["MLP"]), y_test),
+                "CNN": npcore.get_accuracy(npconv.cnn_make_predictions(
+                    npcore.preprocess(x_test), models["CNN"]), y_test)}
+    for name, file in (("MLP", "mlp.npz"), ("CNN", "cnn.npz")):
+        path = os.path.join(os.path.dirname(dd.__file__), "models", file)
+        stored = npcore.load_params(path, with_metadata=True)[1]["test_accuracy"]
+        assert abs(measured[name] - stored) <= 1e-4, (name, measured[name], stored)
+    assert measured["MLP"] >= 0.99 and measured["CNN"] >= 0.994
 
 
 # --------------------------------------------------------------------------- the networks
