@@ -71,13 +71,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.notebook)
         elif _node_id(item).startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+    if os.environ.get("PYTEST_XDIST_WORKER"):     # a worker of `make test`: long units first
+        rank = {unit: i for i, unit in enumerate(LONG_FIRST)}
+        items.sort(key=lambda item: rank.get(work_unit(item.nodeid), len(LONG_FIRST)))   # stable
 
 
 # `make test` runs two pytest-xdist workers. Each unit of work below runs whole, in order,
 # on one worker: a lesson (its cells share one kernel) together with the lesson that reads
-# a file it writes, or one test file (its module fixtures are built once). xdist hands
-# out the units with the most items first.
+# a file it writes, or one test file (its module fixtures are built once).
 READS_FROM = {"07": "06", "10": "09"}     # lesson 07 reads lesson 06's network, 10 lesson 09's
+# The units that take minutes, longest first (measured in a clean-clone run): handed out
+# first, they end while short units fill the other worker, so neither waits at the end.
+LONG_FIRST = ("lessons 09+10", "tests/test_nbgrader.py", "lessons 12", "lessons 06+07",
+              "tests/test_browser_jupyterlab.py", "tests/test_learner_copy.py", "lessons 08",
+              "tests/test_draw_jupyterlab.py", "tests/test_demo.py", "tests/test_student_edition.py")
 
 
 def work_unit(nodeid):
@@ -101,6 +108,7 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid):
             return work_unit(nodeid)
 
+    config.option.loadscopereorder = False        # keep LONG_FIRST's order, not the largest units
     return LessonScheduling(config, log)
 
 

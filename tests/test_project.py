@@ -413,3 +413,20 @@ def test_readme_and_lesson_00_give_each_lesson_its_own_title():
     listed = " ".join(course[course.index("The whole course:"):].split("\n\n")[0].split())
     for number, title in titles.items():
         assert f"{number} {title}" in listed, (number, title)
+
+
+def test_make_tests_work_units_pair_the_lessons_that_read_each_others_files():
+    """tests/conftest.py: the unit of work an xdist worker runs whole, and the long units
+    it starts first, which must all exist (a renamed file would silently lose its place)."""
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    import conftest
+    unit = conftest.work_unit
+    assert unit("notebooks/06_gradient_descent.ipynb::Cell 3") == "lessons 06+07"
+    assert unit("notebooks/07_evaluation_and_prediction_browser.ipynb::Cell 0") == "lessons 06+07"
+    assert unit("notebooks/10_keras.ipynb::Cell 12") == unit("notebooks/09_generalization.ipynb::Cell 1")
+    assert unit("notebooks/11_convolutions.ipynb::Cell 2") == "lessons 11"
+    assert unit("tests/test_npcore.py::test_relu[x]") == "tests/test_npcore.py"
+    lessons = sorted(glob.glob(os.path.join(ROOT, "notebooks", "[0-9][0-9]_*.ipynb")))
+    units = {unit(os.path.relpath(p, ROOT) + "::Cell 0") for p in lessons}
+    for long_unit in conftest.LONG_FIRST:
+        assert long_unit in units or os.path.isfile(os.path.join(ROOT, long_unit)), long_unit
