@@ -40,6 +40,26 @@ LESSON = ROOT / "notebooks" / "07_evaluation_and_prediction_browser.ipynb"
 WIDGET_READY_S = 480         # Run All until the browser widget is shown (training is ~1-2 min)
 ALL_CELLS_DONE_S = 180       # the cells after the widget
 UPDATE_S = 30                # one widget update, kernel round trip included
+PLAY_S = 60                  # Play until it reaches a few images on (0.6 s each when idle)
+
+# The digit and the bars of image ``index`` are in the page, loaded and have a size.
+PICTURES_LOADED = """([root, index]) => {
+    const pictures = Array.from(root.querySelectorAll('img.pb-digit, img.pb-bars'));
+    return pictures.length === 2 && pictures.every(img => img.dataset.index === String(index)
+        && img.complete && img.naturalWidth > 0);
+}"""
+# Decode both pictures, then let two animation frames pass: they are painted.
+PICTURES_PAINTED = """root => Promise.all(Array.from(
+        root.querySelectorAll('img.pb-digit, img.pb-bars')).map(img => img.decode()))
+    .then(() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done))))"""
+
+
+def wait_for_pictures(page, widget, index):
+    """Wait (at most UPDATE_S) until the widget's digit and bars are those of image ``index``,
+    loaded, decoded and painted: a screenshot taken next shows them."""
+    page.wait_for_function(PICTURES_LOADED, arg=[widget.element_handle(), index],
+                           timeout=UPDATE_S * 1000)
+    widget.evaluate(PICTURES_PAINTED)
 
 
 @pytest.fixture
@@ -120,7 +140,7 @@ def test_prediction_browser_in_jupyterlab(jupyterlab):
         assert (index, label) == (3, y_test[3])
         assert verdict == ("right" if predicted == label else "wrong")
         expect(digit).not_to_have_attribute("src", before["src"], timeout=UPDATE_S * 1000)
-        page.wait_for_timeout(300)                       # let the new PNGs decode and paint
+        wait_for_pictures(page, widget, 3)               # the new PNGs decoded and painted
         assert digit.screenshot() != before["digit"], "the digit image did not change"
         assert bars.screenshot() != before["bars"], "the probability bars did not change"
         page.screenshot(path=ARTIFACTS / "prediction_browser_jupyterlab.png")
@@ -136,8 +156,9 @@ def test_prediction_browser_in_jupyterlab(jupyterlab):
         expect(caption).to_contain_text(re.compile(r"\(2 of \d+ mistakes\)"),
                                         timeout=UPDATE_S * 1000)
         expect(readout).to_have_text("2")
-        assert caption_fields(caption.text_content())[0] > index
-        page.wait_for_timeout(300)
+        index_2 = caption_fields(caption.text_content())[0]
+        assert index_2 > index
+        wait_for_pictures(page, widget, index_2)
         page.screenshot(path=ARTIFACTS / "prediction_browser_jupyterlab_mistakes.png")
     print(f"browser part took {time.monotonic() - started:.0f} s")
     assert hashlib.sha256(LESSON.read_bytes()).hexdigest() == lesson_digest, \
@@ -272,23 +293,29 @@ def test_filter_by_a_confusion_cell_in_jupyterlab(browser_notebook):
         assert seen == list(expected), "the cell's images, each once, in index order"
         page.set_viewport_size({"width": 1280, "height": 1300})   # the whole widget in view
         widget.evaluate("element => element.scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(300)
+        wait_for_pictures(page, widget, seen[-1])                 # painted at the new size
         widget.screenshot(path=ARTIFACTS / "prediction_browser_cell.png")
 
-        # Play from the first image of the cell; read the page every 50 ms.
+        # Play from the first image of the cell; read the page every 50 ms until the caption
+        # reaches position k (at most PLAY_S: a busy machine plays slower than 0.6 s a step).
         widget.locator(".pb-slider .noUi-handle").focus()
         page.keyboard.press("Home")
         expect(caption).to_contain_text(f"(1 of {len(expected)} ", timeout=UPDATE_S * 1000)
+        k = min(len(expected), 5)
         widget.locator(".pb-play button").first.click()
-        samples, deadline = [], time.monotonic() + 8
-        while time.monotonic() < deadline:
+        samples, deadline = [], time.monotonic() + PLAY_S
+        while True:
             samples.append(widget.evaluate(READ_VIEW))
+            if caption_fields(samples[-1]["caption"])[1] >= k or time.monotonic() > deadline:
+                break
             page.wait_for_timeout(50)
         widget.locator(".pb-play button").nth(1).click()          # pause
-        shown_while_playing = [check_sample(s, x_test, y_test, predictions, playing=True)[0]
-                               for s in samples]
+        played = [check_sample(s, x_test, y_test, predictions, playing=True) for s in samples]
+        shown_while_playing = [index for index, position, count in played]
         lagging = sum(s["readout"] != str(caption_fields(s["caption"])[1]) for s in samples)
-        assert len(set(shown_while_playing)) >= 4, "play did not move on"
+        assert played[-1][1] >= k, \
+            f"play reached position {played[-1][1]}, not {k}, in {PLAY_S} s"
         assert shown_while_playing == sorted(shown_while_playing)   # forward, never back
     print(f"browser part took {time.monotonic() - started:.0f} s; {len(samples)} reads while "
-          f"playing, {len(set(shown_while_playing))} images, readout one behind in {lagging}")
+          f"playing, positions {played[0][1]} to {played[-1][1]}, "
+          f"{len(set(shown_while_playing))} images, readout one behind in {lagging}")
