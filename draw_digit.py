@@ -355,6 +355,7 @@ export default {
     }
     function send() {
       timer = null;
+      canvas.dataset.sent = String(strokes.reduce((n, s) => n + s.length, 0));   // points sent
       model.set("strokes", copy(strokes));
       model.save_changes();
     }
@@ -471,8 +472,10 @@ class DrawDigit:
     is ``canvas.draw-digit-canvas``; each model's predicted digit is the text of
     ``span.draw-digit-prediction[data-model="<name>"]`` (and, with show_naive, its reading
     of the naive input of ``span.draw-digit-naive-prediction[data-model="<name>"]``), both
-    inside the HTML widget ``.draw-digit-bars``; the buttons read "Clear" and "Undo" (classes
-    ``draw-digit-clear``, ``draw-digit-undo``); the 28x28 pictures are
+    inside the HTML widget ``.draw-digit-bars``, whose root ``.dd-models`` stamps the reading
+    with ``data-points``, the number of points it was read from (the canvas, for its part,
+    holds in ``data-sent`` the number of points it last sent); the buttons read "Clear" and
+    "Undo" (classes ``draw-digit-clear``, ``draw-digit-undo``); the 28x28 pictures are
     ``img.draw-digit-result`` and ``img.draw-digit-naive``; the hidden layer is
     ``.draw-digit-hidden`` with its caption ``.draw-digit-hidden-caption``.
     """
@@ -590,7 +593,8 @@ class DrawDigit:
         self.result.value = image_png(self.image28)
         if self.naive is not None:
             self.naive.value = image_png(self.naive28)
-        self.bars.value = _STYLE + '<div class="dd-models">' + "".join(
+        points = sum(len(s) for s in strokes)           # the stamp: what this reading read
+        self.bars.value = _STYLE + f'<div class="dd-models" data-points="{points}">' + "".join(
             _bars_html(name, self.probabilities.get(name),
                        self.naive_predictions.get(name, "") if self.show_naive else None)
             for name in self.models) + "</div>"

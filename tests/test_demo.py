@@ -82,7 +82,7 @@ def test_demo_page_draws_and_browses():
         expect_predictions(widget, "1")
         expect(clear).to_be_enabled()
         clear.click()
-        expect_predictions(widget, "")
+        expect_predictions(widget, "", points=0)
         expect(clear).to_be_disabled()
         draw_strokes(page, canvas, ZERO)
         expect_predictions(widget, "0")

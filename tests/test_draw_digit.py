@@ -248,6 +248,29 @@ def test_undo_and_clear(pad):
     assert pad.strokes == []
 
 
+def stamp(pad):
+    """The number of points the bars' reading was made from (their root's data-points)."""
+    match = re.findall(r'<div class="dd-models" data-points="(\d+)">', pad.bars.value)
+    assert len(match) == 1, "the bars must hold exactly one stamped reading"
+    return int(match[0])
+
+
+def test_the_reading_stamps_the_points_it_was_made_from(pad):
+    assert stamp(pad) == 0
+    pad.draw(ONE)
+    assert stamp(pad) == len(ONE[0]) == 6
+    pad.draw(SEVEN)                                       # strokes of 3 and 3 points
+    assert stamp(pad) == 6 + 3 + 3
+    pad.canvas.strokes = pad.strokes + [[[100.0, 100.0]]]   # as the front end sends a tap
+    assert stamp(pad) == 13
+    pad.undo()
+    assert stamp(pad) == 12
+    pad.canvas.strokes = [[[float(x), float(y)] for x, y in ZERO[0]], []]   # an empty stroke
+    assert stamp(pad) == len(ZERO[0]) == 31
+    pad.clear()
+    assert stamp(pad) == 0
+
+
 def test_hidden_activations_as_bars_for_a_small_mlp(models):
     small = npcore.init_params(784, 10, 10, rng=0)
     pad = dd.DrawDigit({"small": small, "CNN": models["CNN"]})

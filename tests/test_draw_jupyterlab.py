@@ -7,6 +7,11 @@ button up), and both networks' predictions on the page must read 1; Clear emptie
 a "0" must read 0; a second stroke over the 0 changes the reading, and Undo must bring the
 page back exactly to what the 0 alone showed (the same probabilities, to the digit).
 
+A reading is taken only once the page shows the one made from every point drawn: the
+bars stamp ``data-points`` (the points the kernel read), the canvas ``data-sent`` (the
+points it sent, all of them once the button is up); the canvas also sends every 50 ms
+while drawing, so "nothing changed for a while" would not prove the last reading came.
+
 Needs /usr/bin/chromium and the playwright package (not MNIST: the widget reads models/
 only). Without them the test is skipped, except when CI=true: then it fails. Every wait is
 bounded; the server is stopped on leaving.
@@ -23,8 +28,8 @@ from browser_util import (ARTIFACTS, chromium_page, error_outputs, jupyterlab_se
                           wait_for_cells_done)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from screenshots import (ONE, READ_S, ZERO, draw_strokes, expect_predictions,  # noqa: E402
-                         read_predictions, wait_until_quiet)
+from screenshots import (ONE, ZERO, draw_strokes, expect_predictions,  # noqa: E402
+                         points_sent, read_predictions, wait_for_reading)
 
 pytestmark = pytest.mark.browser
 
@@ -76,20 +81,22 @@ def test_draw_digit_with_the_mouse_in_jupyterlab(tmp_path):
         expect_predictions(widget, "1")
         page.screenshot(path=ARTIFACTS / "draw_jupyterlab_one.png")
         clear.click()
-        expect_predictions(widget, "")
+        expect_predictions(widget, "", points=0)
         expect(clear).to_be_disabled()
 
         draw_strokes(page, canvas, ZERO)
-        expect_predictions(widget, "0")
+        zero_points = points_sent(widget)
+        expect_predictions(widget, "0", points=zero_points)
         bars = widget.locator(".draw-digit-bars")
-        zero_alone = bars.inner_html()
+        zero_alone = bars.inner_html()                        # with the stamp
+        zero_numbers = bars.inner_text()                      # the probabilities only
         page.screenshot(path=ARTIFACTS / "draw_jupyterlab_zero.png")
 
         draw_strokes(page, canvas, SLASH)
-        page.wait_for_function("([element, before]) => element.innerHTML !== before",
-                               arg=[bars.element_handle(), zero_alone], timeout=READ_S * 1000)
-        wait_until_quiet(widget)
+        both_points = wait_for_reading(widget)               # the 0 and the whole slash
+        assert both_points > zero_points
+        assert bars.inner_text() != zero_numbers, "the slash over the 0 changed no probability"
         undo.click()
-        expect_predictions(widget, "0")
+        expect_predictions(widget, "0", points=zero_points)  # Undo: the kernel's, nothing sent
         assert bars.inner_html() == zero_alone, "Undo did not bring back the 0's probabilities"
     print(f"widget ready {ready - started:.1f} s, drawing {time.monotonic() - ready:.1f} s")

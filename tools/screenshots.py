@@ -11,10 +11,10 @@ error if either reads anything but 7), and writes
 * docs/screenshot_draw.png -- the draw-a-digit widget with the drawn 7;
 * docs/screenshot_demo.png -- the whole page: the widget, then the prediction browser.
 
-The Playwright helpers here (``demo_server``, ``draw_strokes``, ``wait_until_quiet``,
-``read_predictions``, the strokes ``ONE``, ``ZERO``, ``SEVEN``) are also what the browser
-tests tests/test_demo.py and tests/test_draw_jupyterlab.py draw with. Nothing prints but
-the two paths written.
+The Playwright helpers here (``demo_server``, ``draw_strokes``, ``wait_for_reading``,
+``expect_predictions``, ``read_predictions``, ``wait_until_quiet``, the strokes ``ONE``,
+``ZERO``, ``SEVEN``) are also what the browser tests tests/test_demo.py and
+tests/test_draw_jupyterlab.py draw with. Nothing prints but the two paths written.
 """
 import argparse
 import contextlib
@@ -41,7 +41,7 @@ SEVEN = [[(0.26, 0.20), (0.42, 0.20), (0.58, 0.20), (0.74, 0.20),          # the
 PAGE_READY_S = 180       # Voila runs the whole notebook (MNIST, 10,000 CNN predictions) first
 SERVER_START_S = 120     # make demo listening (make may first install the venv)
 READ_S = 30              # one reading of a drawing, kernel round trip included
-QUIET_MS = 1000          # no change in the widget for this long: the last reading has arrived
+QUIET_MS = 1000          # no change in the page for this long: its layout has settled
 
 
 def free_port():
@@ -147,9 +147,9 @@ def draw_strokes(page, canvas, strokes, steps=2):
 
 
 def wait_until_quiet(locator, quiet_ms=QUIET_MS, seconds=READ_S):
-    """Wait until nothing inside ``locator``'s element has changed for ``quiet_ms`` (the
-    kernel's last reading of a drawing has arrived); AssertionError if it keeps changing
-    for ``seconds``."""
+    """Wait until nothing inside ``locator``'s element has changed for ``quiet_ms`` (for the
+    page's layout to settle; no proof that a reading has arrived: ``wait_for_reading`` is);
+    AssertionError if it keeps changing for ``seconds``."""
     quiet = locator.evaluate(
         """(element, [quietMs, limitMs]) => new Promise((resolve) => {
             let timer = null;
@@ -174,15 +174,34 @@ def read_predictions(widget):
             for i in range(spans.count())}
 
 
-def expect_predictions(widget, digit, names=("MLP", "CNN"), seconds=READ_S):
-    """Wait until every model in ``names`` shows ``digit`` (a str, "" for none) and the
-    widget is quiet, then check they still do; return ``read_predictions``."""
+def points_sent(widget):
+    """The number of points the canvas inside ``widget`` last sent to the kernel (its
+    ``data-sent``, set by each send; after the mouse button is up, every point drawn);
+    0 when it has sent nothing."""
+    sent = widget.locator("canvas.draw-digit-canvas").get_attribute("data-sent")
+    return int(sent) if sent else 0
+
+
+def wait_for_reading(widget, points=None, seconds=READ_S):
+    """Wait until the page's latest reading (the ``data-points`` stamp of the bars) was made
+    from ``points`` points -- by default ``points_sent(widget)``, what the canvas sent when
+    the mouse button went up: the reading of the whole drawing, not one sent while drawing.
+    After Clear pass 0; after Undo, the count of the drawing Undo goes back to (the kernel
+    changes the drawing then, the canvas sends nothing). Return ``points``."""
     from playwright.sync_api import expect
 
-    for name in names:
-        expect(widget.locator(f".draw-digit-prediction[data-model='{name}']")).to_have_text(
-            digit, timeout=seconds * 1000)
-    wait_until_quiet(widget, seconds=seconds)
+    if points is None:
+        points = points_sent(widget)
+    expect(widget.locator(".draw-digit-bars .dd-models")).to_have_attribute(
+        "data-points", str(points), timeout=seconds * 1000)
+    return points
+
+
+def expect_predictions(widget, digit, names=("MLP", "CNN"), points=None, seconds=READ_S):
+    """Wait for the reading of ``points`` points (``wait_for_reading``: by default all the
+    canvas sent), then check that every model in ``names`` shows ``digit`` (a str, "" for
+    none); return ``read_predictions``."""
+    wait_for_reading(widget, points, seconds)
     readings = read_predictions(widget)
     assert all(readings.get(name) == digit for name in names), \
         f"expected {digit!r} from {', '.join(names)}; the page shows {readings}"
@@ -210,6 +229,7 @@ def main(argv=None):
             page.locator(".prediction-browser").wait_for(state="visible", timeout=READ_S * 1000)
             draw_strokes(page, widget.locator("canvas.draw-digit-canvas"), SEVEN)
             expect_predictions(widget, "7")
+            wait_until_quiet(widget)       # the hidden layer's picture follows the bars
             widget.screenshot(path=args.out / "screenshot_draw.png")
             # Voila's page scrolls inside its own element: make the window as tall as it
             # (again once the widgets below have settled at that size).
