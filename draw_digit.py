@@ -28,8 +28,8 @@ in the 28x28 field so that their centre of mass lies at its centre. In the data,
 longer side of the ink's bounding box is 20 pixels in 59,987 of 60,000 images; the centre
 of mass (row, column) in pixel indices has mean (14.00, 14.01) and standard deviation 0.29
 in both, the spread of a whole-pixel shift (uniform on +-0.5 has 0.289): the box was moved
-by whole pixels so that the centre of mass falls within half a pixel of (14, 14). So does
-``mnist_from_strokes``.
+by whole pixels so that the centre of mass falls within about half a pixel of (14, 14) (at
+most 0.52 in the data). ``mnist_from_strokes`` moves it within half a pixel.
 
 Nothing here prints. The widget's callbacks only set widget values (PNG bytes of ``Image``
 widgets, the HTML of the bars), so they work the same with or without a front end. Bad

@@ -286,7 +286,7 @@ def unit_votes(params, x):
     params: an MLP {W1, b1, ..., WL, bL} with L >= 2 (at least one hidden layer);
     x: (784,) or (1, 784) floats in [0, 1] (npcore.preprocess). Returns
     (a, votes, bias): a (h,) = A{L-1}, the activations of the last hidden layer (h units);
-    votes (h, k) = a[:, None] * W{L}, unit u's contribution to class c's score; bias (k,)
+    votes (h, k) = a[:, None] * W{L}, unit u's contribution to class j's score; bias (k,)
     = b{L}. So Z{L} = votes.sum(axis=0) + bias, the scores softmax turns into probabilities.
     """
     sizes = npcore.layer_sizes(params)
@@ -301,15 +301,15 @@ def unit_votes(params, x):
     return a, a[:, None] * W, np.asarray(params[f"b{L}"])
 
 
-def draw_votes(ax_units, ax_votes, a, votes, c, layer, top=5):
+def draw_votes(ax_units, ax_votes, a, votes, j, layer, top=5):
     """Bars of the hidden activations a (h,) on ``ax_units``, and on ``ax_votes`` the ``top``
-    largest positive and negative votes votes[:, c] (h, k) for class c, one bar per unit."""
+    largest positive and negative votes votes[:, j] (h, k) for class j, one bar per unit."""
     h, L = len(a), layer + 1
     ax_units.bar(np.arange(h), a, color="tab:gray", width=0.8 if h <= 64 else 1.0)
     ax_units.set_title(f"hidden layer {layer}: A{layer}[u], u = 0..{h - 1}", fontsize=8)
     ax_units.set_xlabel("unit u", fontsize=8)
     ax_units.tick_params(labelsize=7)
-    v = votes[:, c]                                                            # (h,)
+    v = votes[:, j]                                                            # (h,)
     positive = [u for u in np.argsort(-v, kind="stable")[:top] if v[u] > 0]
     negative = [u for u in np.argsort(v, kind="stable")[:top] if v[u] < 0][::-1]
     units = positive + negative                                                # largest first
@@ -317,7 +317,7 @@ def draw_votes(ax_units, ax_votes, a, votes, c, layer, top=5):
     ax_votes.barh(rows, v[units], color=["tab:green" if v[u] > 0 else "tab:red" for u in units])
     ax_votes.set_yticks(rows, [f"unit {u}" for u in units])
     ax_votes.axvline(0, color="black", linewidth=0.6)
-    ax_votes.set_title(f"votes for {c}: A{layer}[u]·W{L}[u, {c}]", fontsize=8)
+    ax_votes.set_title(f"votes for {j}: A{layer}[u]·W{L}[u, {j}]", fontsize=8)
     ax_votes.tick_params(labelsize=7)
 
 
@@ -329,8 +329,8 @@ class PredictionBrowser:
 
     * params: the MLP {W1, b1, ..., WL, bL} that gave ``probabilities`` (checked: its own
       probabilities on the images must agree within 1e-3). Each image then also shows the
-      last hidden layer's activations and the largest votes a[u] W[u, c] for the predicted
-      class c, positive and negative;
+      last hidden layer's activations and the largest votes a[u] W[u, j] for the predicted
+      class j, positive and negative;
     * other: (n, k) probabilities of a second model on the same images, and ``names``
       (two short strings, default ("A", "B")): modes "fixed by B" (A wrong, B right),
       "added by B" (A right, B wrong) and "both wrong" appear, and both models' bars are shown.

@@ -8,7 +8,7 @@ Two things, both ipywidgets that update their own state and never print:
   and validation accuracy beside it, and redraws a curve (training and validation
   loss and accuracy, one colour per run; epoch 0 starts a new run)::
 
-      with training_progress.live(9 * 15, "9 runs of 15 epochs") as progress:
+      with training_progress.live(9 * 15, "9 runs") as progress:
           for seed in (0, 1, 2):
               npcore.train(X, y, params, 15, 128, 0.1, rng=seed, callback=progress)
 
@@ -26,8 +26,8 @@ only when at least ``REDRAW_FACTOR`` times its last drawing time has passed sinc
 picture holds every epoch.
 
 Stored notebooks: each bar or live display is ONE display_data output whose
-text/plain is fixed when it is shown (``"[progress] 9 runs of 15 epochs: 135
-epochs (bar and loss curve)"``) and never updated afterwards (no update_display_data, no
+text/plain is fixed when it is shown (``"[progress] 9 runs: 135 epochs (bar and
+loss curve)"``) and never updated afterwards (no update_display_data, no
 clear_output), so strict nbval, which compares text/plain and ignores the
 widget-view mime type, sees the same output on every run, and a reader of the
 stored notebook on the web reads what the cell showed. Only inside a Jupyter

@@ -43,7 +43,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]          # the course's folder
 ARTIFACTS = ROOT / "test-artifacts"                  # logs and screenshots (git-ignored)
-CHROMIUM = "/usr/bin/chromium"
+sys.path.insert(0, str(ROOT / "tools"))
+from screenshots import CHROMIUM, free_port  # noqa: E402  (the screenshot tool drives Chromium too)
+
 CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic"]
 
 SERVER_START_S = 90          # a server answering its status URL
@@ -73,13 +75,6 @@ def require_browser_tools(needs_mnist=True, what="JupyterLab browser test"):
 
 
 # --------------------------------------------------------------------------- servers
-def free_port():
-    """A TCP port on 127.0.0.1 that is free now (the OS picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_settings(settings):
     """Write JupyterLab user settings into the folder ``settings``: no news or update
     toasts (they cover the page), no autosave (a test saves when it means to)."""

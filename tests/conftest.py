@@ -3,11 +3,15 @@ that every lesson runs under nbval.
 
 Markers (declared in pytest.ini):
   notebook  a lesson cell run by nbval; given here to every item collected from an .ipynb
-  browser   JupyterLab in headless Chromium (tests/test_browser_jupyterlab.py marks itself)
-  keras     npcore against Keras (tests/test_keras_equivalence.py marks itself)
+  browser   JupyterLab or the demo page in headless Chromium (test_browser_jupyterlab.py,
+            test_draw_jupyterlab.py, test_demo.py, test_learner_copy.py mark themselves)
+  keras     tests that run Keras (test_keras_equivalence.py, two tests of test_checks_10_12.py,
+            one of test_training_progress.py mark themselves)
   slow      a unit test that takes seconds; given here, by node id, from SLOW below
 
 `make check` runs `pytest tests -p no:nbval -m "not slow and not browser and not keras"`.
+`make test` runs everything on two pytest-xdist workers: work_unit and LONG_FIRST below say
+what runs whole on one worker and what starts first.
 """
 import glob
 import os

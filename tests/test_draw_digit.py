@@ -139,6 +139,10 @@ def test_mnist_numbers_quoted_in_the_module_are_measured():
     extent = lambda mask: 28 - mask[:, ::-1].argmax(axis=1) - mask.argmax(axis=1)   # noqa: E731
     longer = np.maximum(extent(on.any(axis=2)), extent(on.any(axis=1)))  # (60000,)
     assert np.sum(longer == 20) == 59_987 and longer.max() == 20        # "59,987 of 60,000"
+    quoted = " ".join(dd.__doc__.split())                                # the module says so
+    assert "20 pixels in 59,987 of 60,000 images" in quoted and "standard deviation 0.29" in quoted
+    assert "at most 0.52 in the data" in quoted
+    assert max(np.abs(rows - 14).max(), np.abs(cols - 14).max()) == pytest.approx(0.52, abs=0.005)
 
 
 @pytest.mark.skipif(not os.environ.get("MNIST_NPZ"), reason="needs MNIST_NPZ")

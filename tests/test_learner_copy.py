@@ -120,7 +120,7 @@ def test_learner_copy_is_git_ignored():
 
 @pytest.mark.browser
 def test_make_lab_then_a_real_jupyterlab_save_leaves_git_status_clean(tmp_path):
-    from browser_util import ARTIFACTS, free_port, jupyter_env, lab_arguments, \
+    from browser_util import ARTIFACTS, api, free_port, jupyter_env, lab_arguments, \
         require_browser_tools
 
     require_browser_tools()
@@ -163,13 +163,6 @@ def test_make_lab_then_a_real_jupyterlab_save_leaves_git_status_clean(tmp_path):
         stop_make_lab(server, base, token)
         log.close()
         shutil.rmtree(mine, ignore_errors=True)
-
-
-def api(base, token, path):
-    """The body of GET ``base + path`` (browser_util.api)."""
-    from browser_util import api as get
-
-    return get(base, token, path)
 
 
 def wait_for_server(server, base, token, seconds=240):
