@@ -46,6 +46,7 @@ from matplotlib.figure import Figure
 
 import npconv
 import npcore
+from prediction_browser import digit_png
 
 CANVAS_SIZE = 280            # the canvas is 280x280 pixels, ten per MNIST pixel
 PEN_WIDTH = 18 / 280         # the canvas's pen, as a fraction of its size (18 px on 280)
@@ -165,10 +166,7 @@ def mnist_from_strokes(strokes, size=CANVAS_SIZE, pen=None):
     # The ink's box in output pixels: (high - low) * scale + width; centre it in 20x20.
     offset = (BOX - (high - low) * scale) / 2               # (2,) where the points' box starts
     box = _render(strokes, lambda p: (p - low) * scale + offset, (BOX, BOX), width)
-    ink = float(box.sum())
-    index = np.arange(BOX)
-    com_row = float(box.sum(axis=1) @ index) / ink          # centre of mass, pixel indices
-    com_col = float(box.sum(axis=0) @ index) / ink
+    com_row, com_col = centre_of_mass(box)                  # pixel indices in the 20x20 box
     top = int(np.floor(CENTRE[0] - com_row + 0.5))          # whole-pixel shift to the centre
     left = int(np.floor(CENTRE[1] - com_col + 0.5))
     field = np.zeros((FIELD + 2 * BOX, FIELD + 2 * BOX), np.float32)   # room for any shift
@@ -250,14 +248,9 @@ def load_models(folder=None):
 
 # --------------------------------------------------------------------------- pictures
 def image_png(image, zoom=ZOOM):
-    """PNG bytes of an image (r, c) in [0, 1], ink dark on white, each pixel zoom x zoom."""
-    from PIL import Image
-
-    grey = np.round((1 - np.clip(image, 0, 1)) * 255).astype(np.uint8)       # (r, c)
-    big = np.kron(grey, np.ones((zoom, zoom), np.uint8))                     # (r zoom, c zoom)
-    buffer = io.BytesIO()
-    Image.fromarray(big, "L").save(buffer, format="png")
-    return buffer.getvalue()
+    """PNG bytes of an image (28, 28) in [0, 1], ink dark on white, each pixel zoom x zoom
+    (the prediction browser's ``digit_png`` of the image in MNIST's 0..255)."""
+    return digit_png(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), zoom)
 
 
 def _bars_html(name, p, naive=None):

@@ -149,11 +149,12 @@ def digit_png(image, zoom=ZOOM):
     image = np.asarray(image)
     if image.ndim != 2 or image.dtype != np.uint8:
         raise ValueError(f"image must be uint8 (28, 28) in 0..255, got {image.dtype} {image.shape}")
-    big = np.kron(image, np.ones((zoom, zoom), np.uint8))                      # (28z, 28z)
-    height, width = big.shape
-    dpi = 100
-    return _png(lambda fig: fig.figimage(big, cmap="gray_r", vmin=0, vmax=255),
-                figsize=(width / dpi, height / dpi), dpi=dpi)
+    from PIL import Image
+
+    big = np.kron(255 - image, np.ones((zoom, zoom), np.uint8))                # (28z, 28z), ink dark
+    buffer = io.BytesIO()
+    Image.fromarray(big, "L").save(buffer, format="png")       # Pillow: fast enough to redraw live
+    return buffer.getvalue()
 
 
 def draw_probabilities(ax, p, label):
