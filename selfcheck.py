@@ -694,8 +694,8 @@ def check_prediction(name, guess, actual, why=None, rtol=0.1, atol=0.0):
     Passes (one line, naming both) when every number of guess is within rtol (relative) or
     atol (absolute) of actual's; otherwise raises SelfCheckError with `why`, the one
     sentence that explains the actual value: WHY[name] unless given. (The sentences live in
-    WHY, not in the lessons' check cells, so that reading ahead does not show the answer.) A guess left as None or Ellipsis (`...`)
-    means "not done yet".
+    WHY, not in the lessons' check cells, so that reading ahead does not show the answer.)
+    A guess left as None or Ellipsis (`...`) means "not done yet".
     """
     __tracebackhide__ = True
     g, a = _prediction_arrays(name, guess, actual, "a number (or a tuple of numbers)",
